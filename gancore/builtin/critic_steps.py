@@ -1,0 +1,14 @@
+"""The plain critic step: an optimizer step and nothing else."""
+
+from __future__ import annotations
+
+import attrs
+
+from gancore.components import CriticStep
+
+
+@attrs.define
+class PlainStep(CriticStep):
+    """An optimizer step, no constraint on the critic."""
+
+    name = "plain"

@@ -1,0 +1,143 @@
+"""Checkpoints as safetensors (never pickles), written atomically: a temporary file, then a rename.
+
+One file holds both networks, both optimizers' state, the RNG states and the step, so ``--resume``
+continues bit for bit. Non-tensor values (optimizer hyperparameters, counters) live in the file's
+string metadata as JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
+from torch import Tensor, nn
+
+from gancore.errors import CheckpointError
+
+FORMAT = "gancore-checkpoint-1"
+
+
+def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
+    state = opt.state_dict()
+    plain: dict[str, dict[str, Any]] = {}
+    for index, values in state["state"].items():
+        for key, value in values.items():
+            if isinstance(value, Tensor):
+                tensors[f"{prefix}.state.{index}.{key}"] = value.detach().contiguous()
+            else:
+                plain.setdefault(str(index), {})[key] = value
+    meta[f"{prefix}.param_groups"] = json.dumps(state["param_groups"])
+    meta[f"{prefix}.plain_state"] = json.dumps(plain)
+
+
+def _unflatten_optimizer(prefix: str, tensors: dict[str, Tensor], meta: dict[str, str]) -> dict:
+    state: dict[int, dict[str, Any]] = {}
+    for key, value in json.loads(meta[f"{prefix}.plain_state"]).items():
+        state.setdefault(int(key), {}).update(value)
+    start = f"{prefix}.state."
+    for name, tensor in tensors.items():
+        if name.startswith(start):
+            index, key = name[len(start) :].split(".", 1)
+            state.setdefault(int(index), {})[key] = tensor
+    return {"state": state, "param_groups": json.loads(meta[f"{prefix}.param_groups"])}
+
+
+def save(
+    path: Path,
+    generator: nn.Module,
+    critic: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    step: int,
+    extra_meta: dict[str, str] | None = None,
+) -> Path:
+    """Write everything needed to resume at ``step``; ``path`` is replaced only once complete."""
+    tensors: dict[str, Tensor] = {}
+    meta: dict[str, str] = {"format": FORMAT, "step": str(step), **(extra_meta or {})}
+    for name, net in (("generator", generator), ("critic", critic)):
+        for key, value in net.state_dict().items():
+            tensors[f"{name}.{key}"] = value.detach().contiguous()
+    _flatten_optimizer("opt_g", opt_g, tensors, meta)
+    _flatten_optimizer("opt_d", opt_d, tensors, meta)
+    tensors["rng.cpu"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, rng in enumerate(torch.cuda.get_rng_state_all()):
+            tensors[f"rng.cuda.{i}"] = rng
+    tensors = {k: v.cpu() for k, v in tensors.items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    """All tensors (on the CPU) and the metadata; a bad file is one CheckpointError line."""
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            meta = fh.metadata() or {}
+            tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 - not a dict
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc});"
+            " use an earlier one from the same folder, or start a new run"
+        ) from None
+    if meta.get("format") != FORMAT:
+        raise CheckpointError(f"{path} is not a gancore checkpoint (no format {FORMAT!r} in it)")
+    return tensors, meta
+
+
+def _load_module(name: str, net: nn.Module, tensors: dict[str, Tensor], path: Path) -> None:
+    prefix = f"{name}."
+    state = {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        net.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(
+            f"checkpoint {path} does not fit this run's {name} ({first}); was the run's config edited?"
+        ) from None
+
+
+def load_networks(path: Path, generator: nn.Module, critic: nn.Module | None = None) -> dict[str, str]:
+    """Load network weights (for sampling); returns the metadata."""
+    tensors, meta = read(path)
+    _load_module("generator", generator, tensors, path)
+    if critic is not None:
+        _load_module("critic", critic, tensors, path)
+    return meta
+
+
+def load_all(
+    path: Path,
+    generator: nn.Module,
+    critic: nn.Module,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+) -> dict[str, str]:
+    """Restore networks, optimizers and RNG states; returns the metadata (``step`` ...)."""
+    tensors, meta = read(path)
+    _load_module("generator", generator, tensors, path)
+    _load_module("critic", critic, tensors, path)
+    try:
+        opt_g.load_state_dict(_unflatten_optimizer("opt_g", tensors, meta))
+        opt_d.load_state_dict(_unflatten_optimizer("opt_d", tensors, meta))
+    except (KeyError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path} has unusable optimizer state ({exc})") from None
+    torch.set_rng_state(tensors["rng.cpu"])
+    cuda_states = [tensors[k] for k in sorted(tensors) if k.startswith("rng.cuda.")]
+    if cuda_states and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(cuda_states[: torch.cuda.device_count()])
+    return meta

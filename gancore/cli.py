@@ -1,0 +1,305 @@
+"""The `gan` command line: run, sample, plugins."""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gancore.errors import GancoreError
+
+app = typer.Typer(
+    name="gan",
+    help="Train, sample and compare GANs; every technique is a plugin you name on the command line.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+plugins_app = typer.Typer(help="List installed plugins, or show one component's options.")
+app.add_typer(plugins_app, name="plugins")
+
+out = Console()
+err = Console(stderr=True)
+
+
+def fail(message: str, code: int) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+def reports_errors(command):
+    """One line and an exit code for every error a user can meet; a traceback only with GANCORE_DEBUG."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from gancore.errors import Interrupted
+
+        try:
+            return command(*args, **kwargs)
+        except Interrupted as exc:
+            err.print(f"[yellow]{exc}[/]", highlight=False, soft_wrap=True)
+            raise typer.Exit(exc.exit_code) from None
+        except GancoreError as exc:
+            if os.environ.get("GANCORE_DEBUG"):
+                traceback.print_exc()
+            raise fail(str(exc), exc.exit_code) from None
+        except (typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            raise fail("interrupted twice: stopped without saving", 130) from None
+        except Exception as exc:
+            from gancore.plugins import PluginFailed, plugin_behind
+
+            if os.environ.get("GANCORE_DEBUG"):
+                traceback.print_exc()
+            plugin = plugin_behind(exc.__traceback__)
+            if plugin is None:
+                raise
+            raise fail(f"{PluginFailed(plugin, exc)} (GANCORE_DEBUG=1 shows the traceback)", 1) from None
+
+    return wrapper
+
+
+class RichReporter:
+    """A progress bar: epoch, step count, it/s, ETA and the latest losses."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=console,
+        )
+        self.task = None
+        self.per_epoch = 1
+        self.epochs = 1
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        self.per_epoch = steps_per_epoch
+        self.epochs = -(-total // steps_per_epoch)
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=total, completed=done, epoch=self._epoch(done), speed="", losses=""
+        )
+
+    def _epoch(self, done: int) -> str:
+        return f"{min(done // self.per_epoch + 1, self.epochs)}/{self.epochs}"
+
+    def advance(self, done: int) -> None:
+        self.progress.update(self.task, completed=done, epoch=self._epoch(done))
+
+    def log(self, row: dict[str, float]) -> None:
+        losses = "  ".join(
+            f"{k} {row[k]:.3f}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row
+        )
+        self.progress.update(self.task, speed=f"{row['it_s']:.0f} it/s", losses=losses)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+Opt = Annotated
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Components add their own flags (e.g. --saturating, --dropout 0.3): "
+    "`gan plugins show NAME` lists them.",
+)
+@reports_errors
+def run(
+    ctx: typer.Context,
+    loss: Opt[str | None, typer.Option(help="adversarial loss [default: vanilla]")] = None,
+    critic: Opt[str | None, typer.Option(help="critic network [default: mlp]")] = None,
+    generator: Opt[str | None, typer.Option(help="generator network [default: mlp]")] = None,
+    reg: Opt[list[str] | None, typer.Option(help="regularizer (repeatable)")] = None,
+    critic_step: Opt[str | None, typer.Option(help="how the critic is stepped [default: plain]")] = None,
+    monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
+    augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
+    sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval [default: plain]")] = None,
+    prior: Opt[str | None, typer.Option(help="latent prior [default: normal]")] = None,
+    dataset: Opt[str | None, typer.Option(help="training data [default: mnist]")] = None,
+    data_dir: Opt[
+        str | None, typer.Option(help="dataset root [default: $GANCORE_DATA or ~/.cache/gancore]")
+    ] = None,
+    latent_dim: Opt[int | None, typer.Option(help="latent size [default: 100]")] = None,
+    epochs: Opt[int | None, typer.Option(help="passes over the data [default: 10]")] = None,
+    steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
+    batch_size: Opt[int | None, typer.Option(help="batch size [default: 64]")] = None,
+    optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd [default: adam]")] = None,
+    lr_g: Opt[float | None, typer.Option(help="generator learning rate [default: 2e-4]")] = None,
+    lr_d: Opt[float | None, typer.Option(help="critic learning rate [default: 2e-4]")] = None,
+    beta1: Opt[float | None, typer.Option(help="Adam beta1 [default: 0.5]")] = None,
+    beta2: Opt[float | None, typer.Option(help="Adam beta2 [default: 0.999]")] = None,
+    weight_decay_d: Opt[
+        float | None, typer.Option(help="weight decay on the critic only [default: 0]")
+    ] = None,
+    clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
+    n_critic: Opt[int | None, typer.Option(help="critic steps per generator step [default: 1]")] = None,
+    n_gen: Opt[int | None, typer.Option(help="generator steps per iteration [default: 1]")] = None,
+    seed: Opt[int | None, typer.Option(help="random seed [default: 0]")] = None,
+    device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N [default: auto]")] = None,
+    log_every: Opt[int | None, typer.Option(help="steps between metrics rows [default: 50]")] = None,
+    ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
+    out: Opt[Path | None, typer.Option(help="run folder [default: runs/<loss>-<timestamp>]")] = None,
+    config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
+    resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
+) -> None:
+    """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
+    from gancore import config as cfg
+    from gancore import runs
+    from gancore.plugins import get_registry
+
+    flags = {
+        "loss": loss,
+        "critic": critic,
+        "generator": generator,
+        "critic_step": critic_step,
+        "regs": reg or None,
+        "monitors": monitor or None,
+        "augment": [a for a in augment.split(",") if a] if augment is not None else None,
+        "sampler": sampler,
+        "prior": prior,
+        "dataset": dataset,
+        "data_dir": data_dir,
+        "latent_dim": latent_dim,
+        "epochs": epochs,
+        "steps": steps,
+        "batch_size": batch_size,
+        "optimizer": optimizer,
+        "lr_g": lr_g,
+        "lr_d": lr_d,
+        "beta1": beta1,
+        "beta2": beta2,
+        "weight_decay_d": weight_decay_d,
+        "clip_grad": clip_grad,
+        "n_critic": n_critic,
+        "n_gen": n_gen,
+        "seed": seed,
+        "device": device,
+        "log_every": log_every,
+        "ckpt_every": ckpt_every,
+    }
+    flags = {k: v for k, v in flags.items() if v is not None}
+    registry = get_registry()
+    options = cfg.parse_option_args(ctx.args, registry)
+    reporter = RichReporter(err)
+    try:
+        if resume is not None:
+            if config is not None or out is not None or options:
+                raise GancoreError(
+                    "--resume continues a run as configured; drop --config, --out and component flags"
+                )
+            trainer = runs.resume(resume, flags, reporter, registry)
+        else:
+            explicit = cfg.read_toml(config) if config is not None else {}
+            explicit_options = dict(explicit.pop("options", {}))
+            explicit_options.update(options)
+            explicit.update(flags)
+            settings = cfg.resolve(registry, explicit, explicit_options)
+            folder = out or Path("runs") / cfg.default_run_name(settings.loss)
+            trainer = runs.start(settings, folder, reporter, registry)
+    finally:
+        if reporter.task is not None:
+            reporter.stop()
+    err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)
+
+
+@app.command()
+@reports_errors
+def sample(
+    run_dir: Opt[Path, typer.Argument(help="a run folder")],
+    n: Opt[int, typer.Option("-n", "--n", help="number of samples")] = 64,
+    out: Opt[Path, typer.Option(help="file.npz, or a folder/ for PNG files")] = Path("samples.npz"),
+    sampler: Opt[str | None, typer.Option(help="override the run's sampler")] = None,
+    checkpoint: Opt[Path | None, typer.Option(help="checkpoint file [default: the run's last]")] = None,
+    grid: Opt[Path | None, typer.Option(help="also write a grid PNG of the first 64 samples")] = None,
+    seed: Opt[int, typer.Option(help="random seed")] = 0,
+    device: Opt[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    batch_size: Opt[int, typer.Option(help="samples generated per batch")] = 1000,
+) -> None:
+    """Draw samples from a trained run into an .npz file or a folder of PNGs."""
+    from gancore.sampling import draw, write_samples
+
+    if n <= 0:
+        raise GancoreError(f"-n must be positive, got {n}")
+    written = write_samples(draw(run_dir, n, sampler, checkpoint, seed, device, batch_size), out, grid)
+    err.print(f"[green]wrote[/] {written}", highlight=False)
+
+
+@plugins_app.callback(invoke_without_command=True)
+@reports_errors
+def plugins(ctx: typer.Context) -> None:
+    """Every installed plugin with its version and the names it provides."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from gancore.plugins import get_registry, plugin_infos
+
+    registry = get_registry()
+    table = Table(box=None, header_style="bold")
+    for column in ("plugin", "version", "distribution", "provides"):
+        table.add_column(column)
+    for info in plugin_infos():
+        provided = [e for e in registry.entries() if e.plugin == info.name]
+        names = ", ".join(f"{e.kind.replace('_', '-')}:{e.name}" for e in provided) or "-"
+        table.add_row(info.name, info.version, info.distribution or "-", names)
+    out.print(table)
+
+
+@plugins_app.command("show")
+@reports_errors
+def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vanilla")]) -> None:
+    """What a component is, its options (flags) and the settings it recommends."""
+    from gancore.errors import PluginError
+    from gancore.plugins import get_registry
+
+    registry = get_registry()
+    entries = registry.find(name)
+    if not entries:
+        import difflib
+
+        known = sorted({e.name for e in registry.entries()})
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise PluginError(f"no component named {name!r}{hint} known: {', '.join(known)}")
+    for entry in entries:
+        cls = entry.cls
+        out.print(f"[bold]{entry.kind.replace('_', '-')} {entry.name}[/] (plugin {entry.plugin})")
+        out.print(f"  {cls.summary()}")
+        for spec in cls.option_specs():
+            out.print(
+                f"  {spec.flag} ({spec.type.__name__}, default {spec.default!r}): {spec.help}",
+                highlight=False,
+            )
+        if cls.recommends:
+            out.print(f"  recommends: {cls.recommends}", highlight=False)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

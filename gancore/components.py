@@ -1,0 +1,199 @@
+"""Base classes of everything a plugin can provide, and ``option()`` to declare a component's flags.
+
+Subclass one base per component, decorate it with ``@attrs.define``, and declare its options as
+fields::
+
+    @attrs.define
+    class Hinge(Loss):
+        "Hinge loss (Lim & Ye 2017)."
+
+        name = "hinge"
+        margin: float = option(1.0, help="margin of the critic's hinge")
+
+        def critic_loss(self, real_out, fake_out):
+            return F.relu(self.margin - real_out).mean() + F.relu(self.margin + fake_out).mean()
+
+        def generator_loss(self, fake_out):
+            return -fake_out.mean()
+
+Option names are shared across components (``--dropout`` sets every selected component's
+``dropout``), so prefix yours when the meaning is specific: ``gp_weight``, not ``weight``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+from gancore.records import (
+    CriticStepContext,
+    Data,
+    DataSpec,
+    GANModel,
+    GeneratorStepContext,
+    MonitorContext,
+)
+
+OPTION_TYPES = (bool, int, float, str)
+
+
+def option(default: Any, *, help: str, validator: Any = None) -> Any:
+    """Declare a component option: an attrs field that becomes a ``gan run`` flag."""
+    return attrs.field(default=default, validator=validator, metadata={"help": help})
+
+
+@attrs.frozen
+class OptionSpec:
+    name: str
+    type: type
+    default: Any
+    help: str
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+class Component:
+    """Common to every component: a ``name`` to select it by, a help line, recommended settings."""
+
+    kind: ClassVar[str] = "component"
+    name: ClassVar[str] = ""
+    help: ClassVar[str] = ""
+    recommends: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def summary(cls) -> str:
+        if cls.help:
+            return cls.help
+        doc = (cls.__doc__ or "").strip()
+        return doc.splitlines()[0] if doc else ""
+
+    @classmethod
+    def option_specs(cls) -> list[OptionSpec]:
+        if not attrs.has(cls):
+            return []
+        attrs.resolve_types(cls)
+        specs = []
+        for field in attrs.fields(cls):
+            if not field.init or field.name.startswith("_"):
+                continue
+            if field.type not in OPTION_TYPES:
+                raise TypeError(
+                    f"option {field.name!r} of {cls.kind} {cls.name!r} has type {field.type!r};"
+                    " options must be bool, int, float or str"
+                )
+            specs.append(OptionSpec(field.name, field.type, field.default, field.metadata.get("help", "")))
+        return specs
+
+
+class Loss(Component):
+    """An adversarial loss on the critic's raw outputs (shape (n,))."""
+
+    kind = "loss"
+    #: critic outputs above this count as "real" when measuring the critic's accuracy
+    threshold: float = 0.0
+
+    def critic_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def generator_loss(self, fake_out: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def diagnostics(self, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        """Extra scalars worth logging (a divergence estimate, ...); computed with no grad."""
+        return {}
+
+    def logit(self, out: Tensor) -> Tensor | None:
+        """The critic output read as log D/(1-D) of real vs fake, or None if it cannot be."""
+        return None
+
+
+class Regularizer(Component):
+    """A term added to the critic's and/or the generator's loss. Return None to add nothing."""
+
+    kind = "regularizer"
+
+    def critic_term(self, ctx: CriticStepContext) -> Tensor | None:
+        return None
+
+    def generator_term(self, ctx: GeneratorStepContext) -> Tensor | None:
+        return None
+
+
+class CriticStep(Component):
+    """How the critic is stepped: a one-off transform of the network and an action after each step."""
+
+    kind = "critic_step"
+
+    def prepare(self, critic: nn.Module) -> nn.Module:
+        return critic
+
+    @torch.no_grad()
+    def after_step(self, critic: nn.Module) -> None:
+        return None
+
+
+class LipschitzMonitor(Component):
+    """Measures (bounds on) the critic's Lipschitz constant; called only at logging time."""
+
+    kind = "monitor"
+
+    def measure(self, ctx: MonitorContext) -> dict[str, Tensor]:
+        raise NotImplementedError
+
+
+class Sampler(Component):
+    """Draws samples from a trained model. Set ``needs_data`` to get the training set in ``prepare``."""
+
+    kind = "sampler"
+    needs_data: ClassVar[bool] = False
+
+    def prepare(self, model: GANModel, data: Data | None) -> None:
+        return None
+
+    def sample(self, model: GANModel, n: int, batch_size: int = 1000) -> Tensor:
+        raise NotImplementedError
+
+
+class Prior(Component):
+    """A latent distribution."""
+
+    kind = "prior"
+
+    def sample(
+        self, n: int, latent_dim: int, device: torch.device, generator: torch.Generator | None = None
+    ) -> Tensor:
+        raise NotImplementedError
+
+
+class Network(Component):
+    """A generator or critic architecture; ``build`` makes the module for a dataset's shape."""
+
+    kind = "network"
+
+    def build(self, spec: DataSpec, latent_dim: int) -> nn.Module:
+        raise NotImplementedError
+
+
+class Dataset(Component):
+    """A training set. ``needs_files`` is False for data generated in memory (the 2D toys)."""
+
+    kind = "dataset"
+    needs_files: ClassVar[bool] = True
+
+    def load(self, root: Path, device: torch.device) -> Data:
+        raise NotImplementedError
+
+
+class Augmentation(Component):
+    """A differentiable augmentation of critic inputs."""
+
+    kind = "augmentation"
+
+    def __call__(self, x: Tensor) -> Tensor:
+        raise NotImplementedError

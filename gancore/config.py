@@ -1,0 +1,287 @@
+"""The run configuration: validated settings, how flags, files and plugin recommendations combine.
+
+Precedence, lowest first: the defaults below, the recommendations of the selected components
+(``Loss.recommends`` ...), the ``--config`` file, the command-line flags. The result, every option
+of every selected component included, is written to the run's config.toml, which ``--config`` can
+read back to repeat the run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import tomli_w
+import tomllib
+import torch
+
+from gancore.components import OptionSpec
+from gancore.errors import ConfigError, PluginError
+from gancore.plugins import Registry
+
+v = attrs.validators
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"--{attribute.name.replace('_', '-')} must be positive, got {value}")
+
+
+def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if value < 0:
+        raise ValueError(f"--{attribute.name.replace('_', '-')} must be >= 0, got {value}")
+
+
+def _beta(instance: Any, attribute: attrs.Attribute, value: float) -> None:
+    if not 0 <= value < 1:
+        raise ValueError(f"--{attribute.name.replace('_', '-')} must be in [0, 1), got {value}")
+
+
+def _device(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value == "auto":
+        return
+    try:
+        torch.device(value)
+    except RuntimeError:
+        raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N or mps") from None
+
+
+_names = v.deep_iterable(v.instance_of(str), v.instance_of(tuple))
+_tuple = attrs.field(factory=tuple, converter=tuple, validator=_names)
+
+
+@attrs.frozen(kw_only=True)
+class RunConfig:
+    """Every setting of a training run. Field names are the TOML keys and the flags (``_`` -> ``-``)."""
+
+    # the pipeline, by component name
+    dataset: str = "mnist"
+    loss: str = "vanilla"
+    generator: str = "mlp"
+    critic: str = "mlp"
+    critic_step: str = "plain"
+    regs: tuple[str, ...] = _tuple
+    monitors: tuple[str, ...] = _tuple
+    augment: tuple[str, ...] = _tuple
+    prior: str = "normal"
+    sampler: str = "plain"
+    # data and length
+    data_dir: str = ""
+    latent_dim: int = attrs.field(default=100, validator=_positive)
+    batch_size: int = attrs.field(default=64, validator=_positive)
+    epochs: int = attrs.field(default=10, validator=_non_negative)
+    steps: int = attrs.field(default=0, validator=_non_negative)
+    # optimisation
+    optimizer: str = attrs.field(default="adam", validator=v.in_(("adam", "rmsprop", "sgd")))
+    lr_g: float = attrs.field(default=2e-4, validator=_positive)
+    lr_d: float = attrs.field(default=2e-4, validator=_positive)
+    beta1: float = attrs.field(default=0.5, validator=_beta)
+    beta2: float = attrs.field(default=0.999, validator=_beta)
+    weight_decay_d: float = attrs.field(default=0.0, validator=_non_negative)
+    clip_grad: float = attrs.field(default=0.0, validator=_non_negative)
+    n_critic: int = attrs.field(default=1, validator=_positive)
+    n_gen: int = attrs.field(default=1, validator=_positive)
+    # bookkeeping
+    seed: int = 0
+    device: str = attrs.field(default="auto", validator=_device)
+    log_every: int = attrs.field(default=50, validator=_positive)
+    ckpt_every: int = attrs.field(default=0, validator=_non_negative)
+    options: dict[str, Any] = attrs.field(factory=dict)
+
+    def to_toml(self, plugins: dict[str, str] | None = None) -> str:
+        data = attrs.asdict(self, recurse=False)
+        data = {k: list(val) if isinstance(val, tuple) else val for k, val in data.items()}
+        if plugins:
+            data["plugins"] = plugins
+        return tomli_w.dumps(data)
+
+
+FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
+LIST_KEYS = ("regs", "monitors", "augment")
+IGNORED_FILE_KEYS = ("plugins",)  # informational tables a run's own config.toml carries
+#: (config key, registry kind) in the order their recommendations are applied
+SELECTIONS = (
+    ("dataset", "dataset"),
+    ("loss", "loss"),
+    ("critic_step", "critic_step"),
+    ("regs", "regularizer"),
+    ("monitors", "monitor"),
+    ("augment", "augmentation"),
+    ("sampler", "sampler"),
+    ("prior", "prior"),
+    ("generator", "generator"),
+    ("critic", "critic"),
+)
+
+
+def make_config(**settings: Any) -> RunConfig:
+    """``RunConfig(**settings)``, with a bad value reported as one ConfigError line."""
+    unknown = sorted(set(settings) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown[0]!r}; known: {', '.join(FIELDS)}")
+    try:
+        return RunConfig(**settings)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """A config file as a dict of known settings; a bad file is one ConfigError line."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    for key in IGNORED_FILE_KEYS:
+        data.pop(key, None)
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in {path}; known keys: {', '.join(FIELDS)}")
+    return data
+
+
+def selected(settings: dict[str, Any] | RunConfig) -> list[tuple[str, str]]:
+    """(kind, name) of every component a configuration selects."""
+    get = settings.get if isinstance(settings, dict) else lambda k: getattr(settings, k)
+    pairs = []
+    for key, kind in SELECTIONS:
+        value = get(key)
+        for name in [value] if isinstance(value, str) else list(value):
+            pairs.append((kind, name))
+    return pairs
+
+
+def resolve(registry: Registry, explicit: dict[str, Any], explicit_options: dict[str, Any]) -> RunConfig:
+    """Defaults, then component recommendations, then what the user set explicitly."""
+    settings = {name: f.default for name, f in FIELDS.items() if f.default is not attrs.NOTHING}
+    settings.update({k: [] for k in LIST_KEYS})
+    settings.update({k: list(v) if k in LIST_KEYS else v for k, v in explicit.items()})
+    recommended_options: dict[str, Any] = {}
+    for key, kind in SELECTIONS:
+        value = settings[key]
+        for name in [value] if isinstance(value, str) else list(value):
+            entry = registry.get(kind, name)
+            for rec_key, rec_value in entry.cls.recommends.items():
+                if rec_key == "options":
+                    recommended_options.update(rec_value)
+                elif rec_key not in FIELDS:
+                    raise PluginError(
+                        f"{kind} {name!r} (plugin {entry.plugin!r}) recommends unknown setting {rec_key!r}"
+                    )
+                elif rec_key in LIST_KEYS:
+                    settings[rec_key] += [n for n in rec_value if n not in settings[rec_key]]
+                elif rec_key not in explicit:
+                    settings[rec_key] = rec_value
+    settings["options"] = resolve_options(registry, selected(settings), recommended_options, explicit_options)
+    return make_config(**settings)
+
+
+def option_specs(registry: Registry, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, OptionSpec]]]:
+    """option name -> [(owner description, spec)] over the given components."""
+    out: dict[str, list[tuple[str, OptionSpec]]] = {}
+    for kind, name in pairs:
+        for spec in registry.get(kind, name).cls.option_specs():
+            out.setdefault(spec.name, []).append((f"{kind} {name!r}", spec))
+    return out
+
+
+def resolve_options(
+    registry: Registry,
+    pairs: list[tuple[str, str]],
+    recommended: dict[str, Any],
+    explicit: dict[str, Any],
+) -> dict[str, Any]:
+    """Every option of the selected components: explicit, else recommended, else its default."""
+    specs = option_specs(registry, pairs)
+    for key in explicit:
+        if key not in specs:
+            raise ConfigError(_unused_option_message(registry, key))
+    resolved = {}
+    for key, owners in sorted(specs.items()):
+        spec = owners[0][1]
+        if key in explicit:
+            value = explicit[key]
+        elif key in recommended:
+            value = recommended[key]
+        else:
+            value = spec.default
+        resolved[key] = coerce_option(spec, value)
+    return resolved
+
+
+def _unused_option_message(registry: Registry, key: str) -> str:
+    flag = "--" + key.replace("_", "-")
+    owners = [
+        f"{e.kind.replace('_', ' ')} {e.name!r}"
+        for e in registry.entries()
+        if any(s.name == key for s in e.cls.option_specs())
+    ]
+    if owners:
+        return f"{flag} is an option of {', '.join(owners)}, which this run does not use"
+    return f"no such option {flag}; `gan plugins show NAME` lists a component's options"
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def coerce_option(spec: OptionSpec, value: Any) -> Any:
+    """A flag's string (or a TOML value) converted to the option's declared type."""
+    try:
+        if spec.type is bool:
+            if isinstance(value, bool):
+                return value
+            text = str(value).lower()
+            if text in _TRUE | _FALSE:
+                return text in _TRUE
+            raise ValueError
+        if spec.type is int and isinstance(value, float):
+            raise ValueError
+        return spec.type(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{spec.flag} expects a {spec.type.__name__}, got {value!r}") from None
+
+
+def parse_option_args(args: list[str], registry: Registry) -> dict[str, Any]:
+    """Component flags left over by the CLI (``--dropout 0.3``, ``--saturating``) as raw values."""
+    specs = {s.name: s for e in registry.entries() for s in e.cls.option_specs()}
+    options: dict[str, Any] = {}
+    i = 0
+    while i < len(args):
+        token = args[i]
+        if not token.startswith("--"):
+            raise ConfigError(f"unexpected argument {token!r}")
+        key, _, inline = token[2:].partition("=")
+        key = key.replace("-", "_")
+        negated = key.startswith("no_") and key[3:] in specs and specs[key[3:]].type is bool
+        if negated:
+            options[key[3:]] = False
+        elif key not in specs:
+            raise ConfigError(_unused_option_message(registry, key))
+        elif inline:
+            options[key] = inline
+        elif specs[key].type is bool:
+            options[key] = True
+        elif i + 1 < len(args):
+            i += 1
+            options[key] = args[i]
+        else:
+            raise ConfigError(f"{token} needs a value")
+        i += 1
+    return options
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` picks CUDA when present; an unavailable device is one ConfigError line."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
+    if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
+        raise ConfigError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError(f"--device {name}: MPS is not available here; use --device cpu")
+    return device

@@ -1,0 +1,277 @@
+"""The training loop: one function for a critic step, one for a generator step, one for the run.
+
+Nothing in a step reads a value back to the host: losses and diagnostics stay on the device and are
+summed there, and read every ``--log-every`` steps (a non-finite check every ``CHECK_EVERY``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import signal
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Protocol
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+from gancore import checkpoint
+from gancore.errors import ConfigError, Diverged, Interrupted
+from gancore.images import save_samples_picture
+from gancore.pipeline import Pipeline
+from gancore.records import CriticStepContext, Data, GeneratorStepContext, MonitorContext
+from gancore.rundir import RunDir
+
+CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss
+GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
+
+
+class Reporter(Protocol):
+    """What the loop tells its caller (the CLI draws a progress bar from it)."""
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None: ...
+    def advance(self, done: int) -> None: ...
+    def log(self, row: dict[str, float]) -> None: ...
+
+
+class SilentReporter:
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        pass
+
+    def advance(self, done: int) -> None:
+        pass
+
+    def log(self, row: dict[str, float]) -> None:
+        pass
+
+
+class Stats:
+    """Running sums of scalar tensors, kept on the device and read all at once."""
+
+    def __init__(self) -> None:
+        self.sums: dict[str, Tensor] = {}
+        self.counts: dict[str, int] = {}
+
+    def add(self, values: dict[str, Tensor]) -> None:
+        for key, value in values.items():
+            value = value.detach().float()
+            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def read(self) -> dict[str, float]:
+        if not self.sums:
+            return {}
+        values = torch.stack(list(self.sums.values())).tolist()  # the one host sync
+        means = {k: v / self.counts[k] for k, v in zip(self.sums, values, strict=False)}
+        self.sums, self.counts = {}, {}
+        return means
+
+
+@attrs.define
+class StopFlag:
+    requested: bool = False
+
+
+@contextlib.contextmanager
+def ctrl_c_requests_stop() -> Iterator[StopFlag]:
+    """The first Ctrl-C asks the loop to stop at the end of the step (and save); a second one kills."""
+    flag = StopFlag()
+    if threading.current_thread() is not threading.main_thread():
+        yield flag
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def grad_norm(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
+    """Total gradient norm, clipping to ``max_norm`` first when it is positive."""
+    if max_norm > 0:
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+
+
+def critic_step(
+    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+) -> tuple[Tensor, Tensor]:
+    """One optimizer step of the critic; returns (total loss, the detached fake batch)."""
+    model, loss = pipe.model, pipe.loss
+    z = model.latent(real.shape[0])
+    with torch.no_grad():
+        fake = model.generate(z)
+    real_out, fake_out = model.score(real), model.score(fake)
+    adversarial = loss.critic_loss(real_out, fake_out)
+    ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
+    terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
+    total = adversarial + sum(terms.values()) if terms else adversarial
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
+    opt.step()
+    pipe.critic_step.after_step(model.critic)
+    with torch.no_grad():
+        real_out, fake_out = real_out.detach(), fake_out.detach()
+        stats.add(
+            {
+                "d_loss": adversarial,
+                "d_acc_real": (real_out > loss.threshold).float().mean(),
+                "d_acc_fake": (fake_out <= loss.threshold).float().mean(),
+                "d_grad_norm": norm,
+                **terms,
+                **{f"loss/{k}": v for k, v in loss.diagnostics(real_out, fake_out).items()},
+            }
+        )
+    return total, fake
+
+
+def generator_step(
+    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+) -> Tensor:
+    """One optimizer step of the generator through a frozen critic; returns the total loss."""
+    model, loss = pipe.model, pipe.loss
+    z = model.latent(real.shape[0])
+    fake = model.generate(z)
+    model.critic.requires_grad_(False)  # no weight gradients for the critic in this step
+    try:
+        fake_out = model.score(fake)
+        adversarial = loss.generator_loss(fake_out)
+        ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
+        terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
+        total = adversarial + sum(terms.values()) if terms else adversarial
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+    finally:
+        model.critic.requires_grad_(True)
+    norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
+    opt.step()
+    stats.add({"g_loss": adversarial, "g_grad_norm": norm, **terms})
+    return total
+
+
+def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
+    """Generator steps per pass over the data (each step takes ``n_critic`` real batches)."""
+    per_step = batch_size * n_critic
+    if per_step > n_examples:
+        raise ConfigError(
+            f"--batch-size {batch_size} x --n-critic {n_critic} needs {per_step} examples per step,"
+            f" but the dataset has {n_examples}; lower --batch-size"
+        )
+    return n_examples // per_step
+
+
+def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Tensor:
+    """The order of the data in ``epoch``: a function of (seed, epoch) alone, so resume needs no state."""
+    g = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(n, generator=g, device=device)
+
+
+@attrs.define(eq=False)
+class Trainer:
+    """A pipeline, its data and optimizers, and the run folder it writes."""
+
+    pipe: Pipeline
+    data: Data
+    opt_g: torch.optim.Optimizer
+    opt_d: torch.optim.Optimizer
+    run: RunDir
+    reporter: Reporter = attrs.field(factory=SilentReporter)
+    last_saved: int | None = None
+
+    def save(self, step: int, also_numbered: bool = False) -> None:
+        p = self.pipe
+        spec = json.dumps(attrs.asdict(p.model.spec))
+        paths = [self.run.last] + ([self.run.step_checkpoint(step)] if also_numbered else [])
+        for path in paths:
+            checkpoint.save(path, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec})
+        self.last_saved = step
+
+    @torch.no_grad()
+    def save_grid(self, fixed_z: Tensor, epoch: int) -> None:
+        model = self.pipe.model
+        model.generator.eval()
+        samples = model.generate(fixed_z)
+        model.generator.train()
+        reference = self.data.x[:2000] if model.spec.kind == "points" else None
+        save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
+
+    def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
+        losses = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()
+        row = int((~losses.all(1)).nonzero()[0, 0])
+        which = "critic" if not losses[row, 0] else "generator"
+        step = window[row][0] + 1
+        if self.last_saved is None:
+            kept = "no checkpoint had been written yet"
+        else:
+            kept = f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
+        return Diverged(
+            f"the {which} loss became non-finite at step {step}; stopped. {kept}."
+            " Try a lower learning rate, --clip-grad, or a warm start"
+        )
+
+    def train(self, start: int, stop: StopFlag) -> int:
+        """Train from step ``start`` to the configured length; returns the final step."""
+        p, cfg, data = self.pipe, self.pipe.config, self.data
+        device, batch = p.model.device, cfg.batch_size
+        per_epoch = steps_per_epoch(len(data), batch, cfg.n_critic)
+        total = cfg.steps or cfg.epochs * per_epoch
+        fixed_z = p.model.latent(GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed))
+        stats, window = Stats(), []
+        self.last_saved = start if start > 0 else None
+        self.reporter.start(total, start, per_epoch)
+        clock, clock_step, began = time.perf_counter(), start, time.perf_counter()
+        perm = None
+        for step in range(start, total):
+            epoch, pos = divmod(step, per_epoch)
+            if perm is None or pos == 0:
+                perm = epoch_permutation(len(data), cfg.seed, epoch, device)
+            for k in range(cfg.n_critic):
+                at = (pos * cfg.n_critic + k) * batch
+                real = data.decode(data.x[perm[at : at + batch]])
+                d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats)
+            for _ in range(cfg.n_gen):
+                g_total = generator_step(p, self.opt_g, real, step, epoch, stats)
+            window.append((step, d_total.detach(), g_total.detach()))
+
+            done = step + 1
+            end_of_epoch = done % per_epoch == 0
+            numbered = cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0
+            saving = end_of_epoch or numbered or done == total or stop.requested
+            logging = done % cfg.log_every == 0 or done == total
+            if saving or logging or done % CHECK_EVERY == 0:
+                finite = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite().all()
+                if not finite.item():
+                    raise self.diverged(window)
+                window.clear()
+            if logging:
+                row = {"step": done, "epoch": round(done / per_epoch, 4)}
+                row["time"] = round(time.perf_counter() - began, 3)
+                row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
+                row |= stats.read()
+                monitor_ctx = MonitorContext(p.model, real, fake)
+                for name, monitor in p.monitors:
+                    row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
+                self.run.append_metrics(row)
+                self.reporter.log(row)
+                clock, clock_step = time.perf_counter(), done
+            if end_of_epoch or done == total:
+                self.save_grid(fixed_z, epoch + 1)
+            if saving:
+                self.save(done, also_numbered=numbered)
+            self.reporter.advance(done)
+            if stop.requested:
+                raise Interrupted(
+                    f"interrupted at step {done}; checkpoint saved to {self.run.last}."
+                    f" Continue with: gan run --resume {self.run.path}"
+                )
+        return total

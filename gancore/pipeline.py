@@ -1,0 +1,121 @@
+"""Assembling a run from its config: components from the registry, networks, optimizers, data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import attrs
+import torch
+from torch import Tensor
+
+from gancore.components import CriticStep, Dataset, LipschitzMonitor, Loss, Regularizer, Sampler
+from gancore.config import RunConfig
+from gancore.data import resolve_data_dir
+from gancore.errors import ConfigError
+from gancore.plugins import Registry, plugin_infos
+from gancore.records import Data, DataSpec, GANModel
+
+
+def instantiate(registry: Registry, kind: str, name: str, options: dict[str, Any]) -> Any:
+    """The component ``name`` of ``kind``, built with its options from the resolved config."""
+    entry = registry.get(kind, name)
+    kwargs = {spec.name: options[spec.name] for spec in entry.cls.option_specs() if spec.name in options}
+    try:
+        return entry.cls(**kwargs)
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {exc}") from None
+
+
+def load_data(config: RunConfig, registry: Registry, device: torch.device) -> Data:
+    dataset: Dataset = instantiate(registry, "dataset", config.dataset, config.options)
+    root = resolve_data_dir(config.data_dir) if dataset.needs_files else Path(".")
+    return dataset.load(root, device)
+
+
+def compose(functions: list[Callable[[Tensor], Tensor]]) -> Callable[[Tensor], Tensor]:
+    if not functions:
+        return lambda x: x
+
+    def augment(x: Tensor) -> Tensor:
+        for fn in functions:
+            x = fn(x)
+        return x
+
+    return augment
+
+
+@attrs.define(eq=False)
+class Pipeline:
+    """The assembled run: the model record plus every component the loop calls."""
+
+    config: RunConfig
+    model: GANModel
+    loss: Loss
+    regs: list[tuple[str, Regularizer]]
+    critic_step: CriticStep
+    monitors: list[tuple[str, LipschitzMonitor]]
+    sampler: Sampler
+    generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
+    critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.generator_params = list(self.model.generator.parameters())
+        self.critic_params = list(self.model.critic.parameters())
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.model.generator
+
+    @property
+    def critic(self) -> torch.nn.Module:
+        return self.model.critic
+
+
+def build(config: RunConfig, registry: Registry, spec: DataSpec, device: torch.device) -> Pipeline:
+    """Every component of the config; networks initialised from ``config.seed``."""
+    o = config.options
+    loss: Loss = instantiate(registry, "loss", config.loss, o)
+    torch.manual_seed(config.seed)
+    generator = instantiate(registry, "generator", config.generator, o).build(spec, config.latent_dim)
+    critic = instantiate(registry, "critic", config.critic, o).build(spec, config.latent_dim)
+    critic_step: CriticStep = instantiate(registry, "critic_step", config.critic_step, o)
+    critic = critic_step.prepare(critic)
+    augment = compose([instantiate(registry, "augmentation", n, o) for n in config.augment])
+    model = GANModel(
+        generator=generator.to(device),
+        critic=critic.to(device),
+        prior=instantiate(registry, "prior", config.prior, o),
+        loss=loss,
+        latent_dim=config.latent_dim,
+        spec=spec,
+        device=device,
+        augment=augment,
+    )
+    return Pipeline(
+        config=config,
+        model=model,
+        loss=loss,
+        regs=[(n, instantiate(registry, "regularizer", n, o)) for n in config.regs],
+        critic_step=critic_step,
+        monitors=[(n, instantiate(registry, "monitor", n, o)) for n in config.monitors],
+        sampler=instantiate(registry, "sampler", config.sampler, o),
+    )
+
+
+def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: float, device: torch.device):
+    """Adam (fused on CUDA), RMSprop or SGD, as the config says."""
+    if config.optimizer == "adam":
+        fused = True if device.type == "cuda" else None
+        return torch.optim.Adam(
+            params, lr=lr, betas=(config.beta1, config.beta2), weight_decay=weight_decay, fused=fused
+        )
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
+
+
+def plugin_versions() -> dict[str, str]:
+    """name -> version of every loaded plugin, recorded in each run's config.toml."""
+    return {info.name: info.version for info in plugin_infos()}

@@ -1,0 +1,119 @@
+"""Starting, resuming and reopening runs: everything between the CLI and the training loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import attrs
+
+from gancore import checkpoint
+from gancore.config import RunConfig, make_config, read_toml, resolve_device
+from gancore.data import resolve_data_dir
+from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop
+from gancore.errors import ConfigError
+from gancore.pipeline import (
+    Pipeline,
+    build,
+    instantiate,
+    load_data,
+    make_optimizer,
+    plugin_versions,
+)
+from gancore.plugins import Registry, get_registry
+from gancore.records import Data, DataSpec
+from gancore.rundir import RunDir, write_atomic
+
+#: settings that may change when a run is resumed; everything else is fixed by its config.toml
+RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir")
+
+
+def _trainer(config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter) -> Trainer:
+    device = resolve_device(config.device)
+    data = load_data(config, registry, device)
+    if config.batch_size > len(data):
+        raise ConfigError(
+            f"--batch-size {config.batch_size} is larger than the dataset ({len(data)} examples)"
+        )
+    pipe = build(config, registry, data.spec, device)
+    opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
+    opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
+    return Trainer(pipe, data, opt_g, opt_d, run, reporter)
+
+
+def start(
+    config: RunConfig, out: Path, reporter: Reporter | None = None, registry: Registry | None = None
+) -> Trainer:
+    """Validate everything, create ``out`` (never an existing run) and train from step 0."""
+    registry = registry or get_registry()
+    run = RunDir(out)
+    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+        run.create()  # raises the "already exists" error before any work is done
+    dataset = instantiate(registry, "dataset", config.dataset, config.options)
+    if dataset.needs_files:
+        config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
+    trainer = _trainer(config, registry, run, reporter or SilentReporter())
+    run.create()
+    write_atomic(run.config, config.to_toml(plugin_versions()))
+    with ctrl_c_requests_stop() as stop:
+        trainer.train(0, stop)
+    return trainer
+
+
+def read_config(run: RunDir) -> RunConfig:
+    return make_config(**read_toml(run.require().config))
+
+
+def resume(
+    path: Path, overrides: dict, reporter: Reporter | None = None, registry: Registry | None = None
+) -> Trainer:
+    """Continue a run from its last checkpoint, bit for bit, optionally to a new length."""
+    registry = registry or get_registry()
+    run = RunDir(path).require()
+    if not run.last.is_file():
+        raise ConfigError(f"{run.path} has no checkpoint to resume from ({run.last} is missing)")
+    config = read_config(run)
+    fixed = sorted(set(overrides) - set(RESUMABLE))
+    if fixed:
+        flag = "--" + fixed[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
+            " with --config that file instead"
+        )
+    config = attrs.evolve(config, **overrides)
+    trainer = _trainer(config, registry, run, reporter or SilentReporter())
+    p = trainer.pipe
+    meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
+    step = int(meta["step"])
+    run.truncate_metrics(step)
+    write_atomic(run.config, config.to_toml(plugin_versions()))
+    with ctrl_c_requests_stop() as stop:
+        trainer.train(step, stop)
+    return trainer
+
+
+def open_run(
+    path: Path,
+    device: str = "auto",
+    sampler: str | None = None,
+    ckpt: Path | None = None,
+    registry: Registry | None = None,
+    with_data: bool = False,
+) -> tuple[Pipeline, Data | None, dict[str, str]]:
+    """A trained run's pipeline with its weights loaded, for sampling and evaluation."""
+    registry = registry or get_registry()
+    run = RunDir(path).require()
+    config = read_config(run)
+    if sampler is not None:
+        config = attrs.evolve(config, sampler=sampler)
+        registry.get("sampler", sampler)
+    dev = resolve_device(device)
+    path = ckpt or run.last
+    _, meta = checkpoint.read(path)
+    spec = DataSpec(**json.loads(meta["spec"]))
+    data = load_data(config, registry, dev) if with_data else None
+    pipe = build(config, registry, spec, dev)
+    checkpoint.load_networks(path, pipe.generator, pipe.critic)
+    pipe.generator.eval()
+    pipe.critic.eval()
+    return pipe, data, meta
