@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from gancore.errors import GancoreError
 
@@ -159,6 +158,11 @@ def run(
     clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
     n_critic: Opt[int | None, typer.Option(help="critic steps per generator step [default: 1]")] = None,
     n_gen: Opt[int | None, typer.Option(help="generator steps per iteration [default: 1]")] = None,
+    lr_warmup: Opt[
+        bool | None,
+        typer.Option("--lr-warmup/--no-lr-warmup", help="lr/100, then lr/10 for the first epochs"),
+    ] = None,
+    init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
     seed: Opt[int | None, typer.Option(help="random seed [default: 0]")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N [default: auto]")] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows [default: 50]")] = None,
@@ -172,37 +176,10 @@ def run(
     from gancore import runs
     from gancore.plugins import get_registry
 
-    flags = {
-        "loss": loss,
-        "critic": critic,
-        "generator": generator,
-        "critic_step": critic_step,
-        "regs": reg or None,
-        "monitors": monitor or None,
-        "augment": [a for a in augment.split(",") if a] if augment is not None else None,
-        "sampler": sampler,
-        "prior": prior,
-        "dataset": dataset,
-        "data_dir": data_dir,
-        "latent_dim": latent_dim,
-        "epochs": epochs,
-        "steps": steps,
-        "batch_size": batch_size,
-        "optimizer": optimizer,
-        "lr_g": lr_g,
-        "lr_d": lr_d,
-        "beta1": beta1,
-        "beta2": beta2,
-        "weight_decay_d": weight_decay_d,
-        "clip_grad": clip_grad,
-        "n_critic": n_critic,
-        "n_gen": n_gen,
-        "seed": seed,
-        "device": device,
-        "log_every": log_every,
-        "ckpt_every": ckpt_every,
-    }
-    flags = {k: v for k, v in flags.items() if v is not None}
+    given = dict(locals())
+    given.update(regs=reg or None, monitors=monitor or None)
+    given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
+    flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
     registry = get_registry()
     options = cfg.parse_option_args(ctx.args, registry)
     reporter = RichReporter(err)
@@ -258,14 +235,15 @@ def plugins(ctx: typer.Context) -> None:
     from gancore.plugins import get_registry, plugin_infos
 
     registry = get_registry()
-    table = Table(box=None, header_style="bold")
-    for column in ("plugin", "version", "distribution", "provides"):
-        table.add_column(column)
+    rows = [("plugin", "version", "distribution", "provides")]
     for info in plugin_infos():
         provided = [e for e in registry.entries() if e.plugin == info.name]
         names = ", ".join(f"{e.kind.replace('_', '-')}:{e.name}" for e in provided) or "-"
-        table.add_row(info.name, info.version, info.distribution or "-", names)
-    out.print(table)
+        rows.append((info.name, info.version, info.distribution or "-", names))
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for i, row in enumerate(rows):
+        line = "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=False)) + "  " + row[3]
+        out.print(f"[bold]{line}[/]" if i == 0 else line, highlight=False, soft_wrap=True, markup=i == 0)
 
 
 @plugins_app.command("show")
@@ -283,7 +261,7 @@ def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vani
         known = sorted({e.name for e in registry.entries()})
         close = difflib.get_close_matches(name, known, n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise PluginError(f"no component named {name!r}{hint} known: {', '.join(known)}")
+        raise PluginError(f"no component named {name!r}{hint} (known: {', '.join(known)})")
     for entry in entries:
         cls = entry.cls
         out.print(f"[bold]{entry.kind.replace('_', '-')} {entry.name}[/] (plugin {entry.plugin})")

@@ -8,12 +8,12 @@ read back to repeat the run.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
 import attrs
 import tomli_w
-import tomllib
 import torch
 
 from gancore.components import OptionSpec
@@ -82,6 +82,8 @@ class RunConfig:
     clip_grad: float = attrs.field(default=0.0, validator=_non_negative)
     n_critic: int = attrs.field(default=1, validator=_positive)
     n_gen: int = attrs.field(default=1, validator=_positive)
+    lr_warmup: bool = False  # learning rates at 1/100, then 1/10 of their value for the first two epochs
+    init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # bookkeeping
     seed: int = 0
     device: str = attrs.field(default="auto", validator=_device)

@@ -170,6 +170,16 @@ def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
     return n_examples // per_step
 
 
+WARMUP_FACTORS = (0.01, 0.1)  # report 000: alpha/100, then alpha/10, then alpha
+
+
+def set_learning_rates(opt: torch.optim.Optimizer, lr: float, epoch: int, warmup: bool) -> None:
+    """The epoch's learning rate (a Python float set between steps: no sync, no recompilation)."""
+    factor = WARMUP_FACTORS[epoch] if warmup and epoch < len(WARMUP_FACTORS) else 1.0
+    for group in opt.param_groups:
+        group["lr"] = lr * factor
+
+
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Tensor:
     """The order of the data in ``epoch``: a function of (seed, epoch) alone, so resume needs no state."""
     g = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
@@ -225,7 +235,9 @@ class Trainer:
         device, batch = p.model.device, cfg.batch_size
         per_epoch = steps_per_epoch(len(data), batch, cfg.n_critic)
         total = cfg.steps or cfg.epochs * per_epoch
-        fixed_z = p.model.latent(GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed))
+        fixed_z = p.model.latent(
+            GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
+        )
         stats, window = Stats(), []
         self.last_saved = start if start > 0 else None
         self.reporter.start(total, start, per_epoch)
@@ -235,6 +247,8 @@ class Trainer:
             epoch, pos = divmod(step, per_epoch)
             if perm is None or pos == 0:
                 perm = epoch_permutation(len(data), cfg.seed, epoch, device)
+                set_learning_rates(self.opt_g, cfg.lr_g, epoch, cfg.lr_warmup)
+                set_learning_rates(self.opt_d, cfg.lr_d, epoch, cfg.lr_warmup)
             for k in range(cfg.n_critic):
                 at = (pos * cfg.n_critic + k) * batch
                 real = data.decode(data.x[perm[at : at + batch]])

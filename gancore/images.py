@@ -19,7 +19,8 @@ def grid(images: Tensor, nrow: int = 8, pad: int = 2) -> Tensor:
     """uint8 (N, C, H, W) images tiled into one uint8 (C, H', W') picture."""
     from torchvision.utils import make_grid
 
-    return make_grid(images, nrow=nrow, padding=pad, pad_value=0)
+    tiled = make_grid(images, nrow=nrow, padding=pad, pad_value=0)
+    return tiled[:1] if images.shape[1] == 1 else tiled  # make_grid repeats grey to RGB
 
 
 def scatter(points: Tensor, reference: Tensor | None = None, size: int = 400) -> Tensor:

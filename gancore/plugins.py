@@ -145,7 +145,7 @@ class Registry:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         trace = bool(os.environ.get("GANCORE_TRACE"))
         for kind, (hook_name, base) in KINDS.items():
-            for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
+            for impl in getattr(pm.hook, hook_name).get_hookimpls():
                 try:
                     provided = impl.function() or []
                 except Exception as exc:
@@ -193,7 +193,7 @@ def unknown_name_message(kind: str, name: str, known: list[str]) -> str:
     close = difflib.get_close_matches(name, known, n=1)
     hint = f"; did you mean {close[0]!r}?" if close else ""
     listing = ", ".join(known) if known else "none installed"
-    return f"unknown {label} {name!r}{hint} known: {listing}"
+    return f"unknown {label} {name!r}{hint} (known: {listing})"
 
 
 def get_registry() -> Registry:

@@ -10,7 +10,7 @@ import attrs
 from gancore import checkpoint
 from gancore.config import RunConfig, make_config, read_toml, resolve_device
 from gancore.data import resolve_data_dir
-from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop
+from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop, steps_per_epoch
 from gancore.errors import ConfigError
 from gancore.pipeline import (
     Pipeline,
@@ -35,6 +35,7 @@ def _trainer(config: RunConfig, registry: Registry, run: RunDir, reporter: Repor
         raise ConfigError(
             f"--batch-size {config.batch_size} is larger than the dataset ({len(data)} examples)"
         )
+    steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if n_critic batches don't fit
     pipe = build(config, registry, data.spec, device)
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
@@ -53,11 +54,25 @@ def start(
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
     trainer = _trainer(config, registry, run, reporter or SilentReporter())
+    if config.init_from:
+        checkpoint.load_networks(
+            warm_start_checkpoint(config.init_from), trainer.pipe.generator, trainer.pipe.critic
+        )
     run.create()
     write_atomic(run.config, config.to_toml(plugin_versions()))
     with ctrl_c_requests_stop() as stop:
         trainer.train(0, stop)
     return trainer
+
+
+def warm_start_checkpoint(source: str) -> Path:
+    """``--init-from``: a checkpoint file, or a run folder meaning its last checkpoint."""
+    path = Path(source)
+    if path.is_dir():
+        return RunDir(path).require().last
+    if not path.is_file():
+        raise ConfigError(f"--init-from {source}: no such run folder or checkpoint file")
+    return path
 
 
 def read_config(run: RunDir) -> RunConfig:
