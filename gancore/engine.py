@@ -229,12 +229,16 @@ class Trainer:
             " Try a lower learning rate, --clip-grad, or a warm start"
         )
 
+    def total_steps(self) -> int:
+        cfg = self.pipe.config
+        return cfg.steps or cfg.epochs * steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+
     def train(self, start: int, stop: StopFlag) -> int:
         """Train from step ``start`` to the configured length; returns the final step."""
         p, cfg, data = self.pipe, self.pipe.config, self.data
         device, batch = p.model.device, cfg.batch_size
         per_epoch = steps_per_epoch(len(data), batch, cfg.n_critic)
-        total = cfg.steps or cfg.epochs * per_epoch
+        total = self.total_steps()
         fixed_z = p.model.latent(
             GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
         )

@@ -48,16 +48,6 @@ class Data:
             return batch.float().div_(127.5).sub_(1.0)
         return batch.float()
 
-    def encode(self, samples: Tensor) -> Tensor:
-        """Network outputs back to the stored form (uint8 pixels for images)."""
-        if self.spec.kind == "image":
-            return samples.clamp(-1, 1).add(1).mul(127.5).round().to(torch.uint8)
-        return samples.float()
-
-    def to(self, device: torch.device) -> Data:
-        labels = None if self.labels is None else self.labels.to(device)
-        return Data(self.x.to(device), self.spec, labels)
-
 
 def _identity(x: Tensor) -> Tensor:
     return x

@@ -95,11 +95,18 @@ def resume(
             f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
             " with --config that file instead"
         )
+    if "epochs" in overrides and "steps" not in overrides:
+        overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
     config = attrs.evolve(config, **overrides)
     trainer = _trainer(config, registry, run, reporter or SilentReporter())
     p = trainer.pipe
     meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
     step = int(meta["step"])
+    if step >= trainer.total_steps():
+        raise ConfigError(
+            f"{run.path} is already at step {step} of {trainer.total_steps()};"
+            " pass a larger --steps or --epochs to continue it"
+        )
     run.truncate_metrics(step)
     write_atomic(run.config, config.to_toml(plugin_versions()))
     with ctrl_c_requests_stop() as stop:

@@ -85,11 +85,21 @@ def test_resume_errors(tmp_path):
     assert result.exit_code == 2 and "corrupt or truncated" in result.output
 
 
-def test_missing_mnist_offline_says_where_to_put_it(tmp_path):
-    result = gan("run", "--dataset", "mnist", "--data-dir", tmp_path / "empty", "--out", tmp_path / "run")
+@pytest.mark.parametrize(("dataset", "folder"), [("mnist", "MNIST"), ("fashion-mnist", "FashionMNIST")])
+def test_missing_image_data_offline_says_where_to_put_it(tmp_path, dataset, folder):
+    empty = tmp_path / "empty"
+    result = gan("run", "--dataset", dataset, "--data-dir", empty, "--out", tmp_path / "run")
     assert result.exit_code == 2
-    assert "MNIST not found in" in result.output and "GANCORE_DATA" in result.output
+    assert f"{folder} not found in {empty / folder / 'raw'}" in result.output
+    assert "GANCORE_DATA" in result.output and "Traceback" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_resuming_a_finished_run_asks_for_a_longer_one(tmp_path):
+    run = tmp_path / "run"
+    assert gan("run", *RING, "--steps", "5", "--out", run).exit_code == 0
+    result = gan("run", "--resume", run)
+    assert result.exit_code == 2 and "already at step 5 of 5" in result.output
 
 
 def test_sample_errors(tmp_path):
