@@ -275,6 +275,11 @@ def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vani
             out.print(f"  recommends: {cls.recommends}", highlight=False)
 
 
+from gancore.metrics.cli import register as _register_metrics  # noqa: E402  (needs reports_errors above)
+
+_register_metrics(app)
+
+
 def main() -> None:
     app()
 

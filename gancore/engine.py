@@ -142,7 +142,8 @@ def generator_step(
     model, loss = pipe.model, pipe.loss
     z = model.latent(real.shape[0])
     fake = model.generate(z)
-    model.critic.requires_grad_(False)  # no weight gradients for the critic in this step
+    for p in pipe.critic_params:  # no weight gradients for the critic in this step
+        p.requires_grad_(False)
     try:
         fake_out = model.score(fake)
         adversarial = loss.generator_loss(fake_out)
@@ -152,7 +153,8 @@ def generator_step(
         opt.zero_grad(set_to_none=True)
         total.backward()
     finally:
-        model.critic.requires_grad_(True)
+        for p in pipe.critic_params:
+            p.requires_grad_(True)
     norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
     opt.step()
     stats.add({"g_loss": adversarial, "g_grad_norm": norm, **terms})

@@ -61,8 +61,9 @@ class Pipeline:
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
-        self.generator_params = list(self.model.generator.parameters())
-        self.critic_params = list(self.model.critic.parameters())
+        # the trainable parameters; anything a plugin froze stays frozen
+        self.generator_params = [p for p in self.model.generator.parameters() if p.requires_grad]
+        self.critic_params = [p for p in self.model.critic.parameters() if p.requires_grad]
 
     @property
     def generator(self) -> torch.nn.Module:
