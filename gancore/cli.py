@@ -30,7 +30,9 @@ err = Console(stderr=True)
 
 
 def fail(message: str, code: int) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -44,7 +46,7 @@ def reports_errors(command):
         try:
             return command(*args, **kwargs)
         except Interrupted as exc:
-            err.print(f"[yellow]{exc}[/]", highlight=False, soft_wrap=True)
+            err.print(str(exc), style="yellow", highlight=False, soft_wrap=True, markup=False)
             raise typer.Exit(exc.exit_code) from None
         except GancoreError as exc:
             if os.environ.get("GANCORE_DEBUG"):
@@ -250,6 +252,8 @@ def plugins(ctx: typer.Context) -> None:
 @reports_errors
 def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vanilla")]) -> None:
     """What a component is, its options (flags) and the settings it recommends."""
+    from rich.markup import escape
+
     from gancore.errors import PluginError
     from gancore.plugins import get_registry
 
@@ -265,14 +269,14 @@ def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vani
     for entry in entries:
         cls = entry.cls
         out.print(f"[bold]{entry.kind.replace('_', '-')} {entry.name}[/] (plugin {entry.plugin})")
-        out.print(f"  {cls.summary()}")
+        out.print(f"  {escape(cls.summary())}")
         for spec in cls.option_specs():
             out.print(
-                f"  {spec.flag} ({spec.type.__name__}, default {spec.default!r}): {spec.help}",
+                f"  {spec.flag} ({spec.type.__name__}, default {spec.default!r}): {escape(spec.help)}",
                 highlight=False,
             )
         if cls.recommends:
-            out.print(f"  recommends: {cls.recommends}", highlight=False)
+            out.print(f"  recommends: {escape(str(cls.recommends))}", highlight=False)
 
 
 from gancore.metrics.cli import register as _register_metrics  # noqa: E402  (needs reports_errors above)

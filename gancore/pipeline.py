@@ -74,14 +74,26 @@ class Pipeline:
         return self.model.critic
 
 
-def build(config: RunConfig, registry: Registry, spec: DataSpec, device: torch.device) -> Pipeline:
-    """Every component of the config; networks initialised from ``config.seed``."""
+def build(
+    config: RunConfig,
+    registry: Registry,
+    spec: DataSpec,
+    device: torch.device,
+    init: Callable[[torch.nn.Module, torch.nn.Module], None] | None = None,
+) -> Pipeline:
+    """Every component of the config; networks initialised from ``config.seed``, or by ``init``.
+
+    ``init`` (a warm start) sees the plain networks, before the critic step transforms the critic
+    (spectral normalization renames its weights), so any run can warm-start any other.
+    """
     o = config.options
     loss: Loss = instantiate(registry, "loss", config.loss, o)
     torch.manual_seed(config.seed)
     generator = instantiate(registry, "generator", config.generator, o).build(spec, config.latent_dim)
     critic = instantiate(registry, "critic", config.critic, o).build(spec, config.latent_dim)
     critic_step: CriticStep = instantiate(registry, "critic_step", config.critic_step, o)
+    if init is not None:
+        init(generator, critic)
     critic = critic_step.prepare(critic)
     augment = compose([instantiate(registry, "augmentation", n, o) for n in config.augment])
     model = GANModel(

@@ -28,7 +28,9 @@ from gancore.rundir import RunDir, write_atomic
 RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir")
 
 
-def _trainer(config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter) -> Trainer:
+def _trainer(
+    config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter, warm_start: bool = False
+) -> Trainer:
     device = resolve_device(config.device)
     data = load_data(config, registry, device)
     if config.batch_size > len(data):
@@ -36,7 +38,11 @@ def _trainer(config: RunConfig, registry: Registry, run: RunDir, reporter: Repor
             f"--batch-size {config.batch_size} is larger than the dataset ({len(data)} examples)"
         )
     steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if n_critic batches don't fit
-    pipe = build(config, registry, data.spec, device)
+    init = None
+    if warm_start and config.init_from:
+        source = warm_start_checkpoint(config.init_from)
+        init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
+    pipe = build(config, registry, data.spec, device, init)
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
     return Trainer(pipe, data, opt_g, opt_d, run, reporter)
@@ -53,11 +59,7 @@ def start(
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
-    trainer = _trainer(config, registry, run, reporter or SilentReporter())
-    if config.init_from:
-        checkpoint.load_networks(
-            warm_start_checkpoint(config.init_from), trainer.pipe.generator, trainer.pipe.critic
-        )
+    trainer = _trainer(config, registry, run, reporter or SilentReporter(), warm_start=True)
     run.create()
     write_atomic(run.config, config.to_toml(plugin_versions()))
     with ctrl_c_requests_stop() as stop:

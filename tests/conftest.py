@@ -25,6 +25,16 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GANCORE_OFFLINE", "1")
 
 
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # the test networks are tiny: one thread is faster, and never stalls behind another process's
+    # OpenMP threads spinning on the same two cores
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @attrs.frozen
 class Outcome:
     exit_code: int

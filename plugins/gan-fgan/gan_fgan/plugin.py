@@ -1,0 +1,11 @@
+"""The entry point gancore loads (group ``gancore``): seven f-divergence losses."""
+
+from __future__ import annotations
+
+from gan_fgan.losses import LOSSES
+from gancore.plugins import hookimpl
+
+
+@hookimpl
+def gancore_losses() -> list[type]:
+    return list(LOSSES)

@@ -1,0 +1,56 @@
+"""The two terms report 001 adds to LSGAN (``cn-lsgan``); each works with any loss.
+
+- ``cn-gp``: lambda1 * E[(||grad D(x_hat)||_2 - 1)^2] on random interpolates x_hat between real and
+  generated samples (the penalty of Gulrajani et al. 2017), added to the critic's loss.
+- ``cn-l2``: lambda2 * E_i ||G(z_i) - x_i||_2^2, the squared distance of each generated sample to the
+  real sample beside it in the batch, added to the generator's loss.
+
+This package does not depend on gan-wgan, so the penalty is written here again.
+"""
+
+from __future__ import annotations
+
+import attrs
+import torch
+from torch import Tensor
+
+from gancore.components import Regularizer, option
+from gancore.records import CriticStepContext, GeneratorStepContext
+
+
+def gradient_penalty(ctx: CriticStepContext) -> Tensor:
+    """E[(||grad D(x_hat)|| - 1)^2]: one forward on the interpolates, gradient w.r.t. them only."""
+    real, fake = ctx.real.detach(), ctx.fake.detach()
+    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
+    x_hat = torch.lerp(fake, real, eps).requires_grad_(True)
+    (grad,) = torch.autograd.grad(ctx.model.score(x_hat).sum(), x_hat, create_graph=True)
+    return (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1).square().mean()
+
+
+@attrs.define
+class CNGradientPenalty(Regularizer):
+    """cn_gp_weight * E[(||grad D(x_hat)|| - 1)^2] on real/fake interpolates (critic loss)."""
+
+    name = "cn-gp"
+    cn_gp_weight: float = option(
+        0.01, help="weight (lambda1) of cn-lsgan's gradient penalty", validator=attrs.validators.ge(0)
+    )
+
+    def critic_term(self, ctx: CriticStepContext) -> Tensor:
+        return self.cn_gp_weight * gradient_penalty(ctx)
+
+
+@attrs.define
+class CNL2Pull(Regularizer):
+    """cn_l2_weight * E||G(z) - x||^2, pulling each generated sample toward a real one (generator loss)."""
+
+    name = "cn-l2"
+    cn_l2_weight: float = option(
+        0.001,
+        help="weight (lambda2) of cn-lsgan's L2 pull toward real images",
+        validator=attrs.validators.ge(0),
+    )
+
+    def generator_term(self, ctx: GeneratorStepContext) -> Tensor:
+        diff = (ctx.fake - ctx.real.detach()).flatten(1)
+        return self.cn_l2_weight * diff.square().sum(1).mean()

@@ -1,0 +1,63 @@
+"""The Wasserstein losses: the critic estimates W(P, Q) = sup_{||D||_L <= 1} E_P[D] - E_Q[D].
+
+``wgan`` (Arjovsky, Chintala & Bottou 2017) keeps the critic Lipschitz by clipping its weights;
+``wgan-gp`` (Gulrajani et al. 2017) by penalising its gradient norm on interpolates. Both use the
+same loss; they differ only in what they recommend.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import attrs
+from torch import Tensor
+
+from gancore.components import Loss
+
+MONITORS = ["spectral-product", "interp-grad"]  # the two sides of report 002's Lipschitz picture
+
+
+@attrs.define
+class WGAN(Loss):
+    """Wasserstein GAN with weight clipping to [-0.01, 0.01], RMSProp(5e-5), five critic steps."""
+
+    name = "wgan"
+    recommends: ClassVar[dict[str, Any]] = {
+        "n_critic": 5,
+        "optimizer": "rmsprop",
+        "lr_d": 5e-5,
+        "lr_g": 5e-5,
+        "critic_step": "lipschitz",
+        "monitors": MONITORS,
+        "options": {"clip_value": 0.01},
+    }
+
+    def critic_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        return fake_out.mean() - real_out.mean()
+
+    def generator_loss(self, fake_out: Tensor) -> Tensor:
+        return -fake_out.mean()
+
+    def diagnostics(self, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
+        # up to the critic's Lipschitz constant: an estimate of W(P, Q), the curve WGAN plots
+        return {"wasserstein": real_out.mean() - fake_out.mean()}
+
+
+@attrs.define
+class WGANGP(WGAN):
+    """WGAN with a gradient penalty of 10 on interpolates, Adam(1e-4, betas 0.5/0.9), five critic steps."""
+
+    name = "wgan-gp"
+    recommends: ClassVar[dict[str, Any]] = {
+        "n_critic": 5,
+        "optimizer": "adam",
+        "lr_d": 1e-4,
+        "lr_g": 1e-4,
+        "beta1": 0.5,
+        "beta2": 0.9,
+        "regs": ["gp"],
+        # no clipping (clip_value 0), but --spectral-norm stays available
+        "critic_step": "lipschitz",
+        "monitors": MONITORS,
+        "options": {"gp_weight": 10.0},
+    }

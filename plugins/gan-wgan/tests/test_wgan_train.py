@@ -1,0 +1,75 @@
+"""wgan and wgan-gp train through the CLI on ring8 with finite losses and their monitors logged."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+from typer.testing import CliRunner
+
+from gancore.cli import app
+
+
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    # tiny networks run faster on one thread, and do not stall behind other processes' OpenMP spinning
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def train(out: Path, *args: str) -> list[dict]:
+    argv = ["run", "--dataset", "ring8", "--device", "cpu", "--batch-size", "32", "--log-every", "50"]
+    result = CliRunner().invoke(app, [*argv, "--out", str(out), *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.mark.parametrize("loss", ["wgan", "wgan-gp"])
+def test_trains_300_steps_on_ring8(tmp_path, loss):
+    rows = train(tmp_path / "run", "--loss", loss, "--steps", "300")
+    assert [r["step"] for r in rows] == [50, 100, 150, 200, 250, 300]
+    assert all(math.isfinite(v) for r in rows for v in r.values())
+    for key in ("d_loss", "g_loss", "loss/wasserstein", "spectral-product/bound", "interp-grad/max"):
+        assert all(key in r for r in rows), key
+    last = rows[-1]
+    assert last["interp-grad/max"] <= last["spectral-product/bound"]  # lower bound <= upper bound
+    critic = {k: v for k, v in load_file(tmp_path / "run" / "checkpoints" / "last.safetensors").items()
+              if k.startswith("critic.")}  # fmt: skip
+    if loss == "wgan":
+        assert max(v.abs().max().item() for v in critic.values()) <= 0.01
+        assert last["spectral-product/bound"] < 1.0  # clipped weights: a small network
+    else:
+        assert "reg/gp" in last
+        assert 0.5 < last["interp-grad/mean"] < 2.0  # the penalty holds gradient norms near 1
+        assert max(v.abs().max().item() for v in critic.values()) > 0.01  # nothing clipped
+
+
+def test_spectral_norm_run_resumes(tmp_path):
+    run = tmp_path / "run"
+    rows = train(run, "--loss", "wgan-gp", "--spectral-norm", "--steps", "40", "--log-every", "20")
+    assert rows[-1]["spectral-product/bound"] == pytest.approx(1.0, abs=0.05)  # every layer normalized
+    keys = load_file(run / "checkpoints" / "last.safetensors")
+    assert any("parametrizations.weight.original" in k for k in keys)
+    result = CliRunner().invoke(app, ["run", "--resume", str(run), "--steps", "60"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["step"] == 60 and rows[-1]["spectral-product/bound"] == pytest.approx(1.0, abs=0.05)
+
+
+def test_a_spectral_norm_run_warm_starts_from_a_plain_run(tmp_path):
+    train(tmp_path / "plain", "--steps", "10")
+    train(tmp_path / "sn", "--loss", "wgan-gp", "--spectral-norm", "--steps", "1", "--init-from",
+          str(tmp_path / "plain"), "--lr-d", "1e-12", "--lr-g", "1e-12")  # fmt: skip
+    plain = load_file(tmp_path / "plain" / "checkpoints" / "last.safetensors")
+    sn = load_file(tmp_path / "sn" / "checkpoints" / "last.safetensors")
+    # the warm start loads the plain weights before spectral normalization wraps the critic
+    assert torch.allclose(
+        plain["critic.1.0.weight"], sn["critic.1.0.parametrizations.weight.original"], atol=1e-6
+    )
