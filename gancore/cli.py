@@ -94,6 +94,7 @@ class RichReporter:
             console=console,
         )
         self.task = None
+        self.fid = ""
         self.per_epoch = 1
         self.epochs = 1
 
@@ -112,9 +113,11 @@ class RichReporter:
         self.progress.update(self.task, completed=done, epoch=self._epoch(done))
 
     def log(self, row: dict[str, float]) -> None:
-        losses = "  ".join(
-            f"{k} {row[k]:.3f}" for k in ("d_loss", "g_loss", "d_acc_real", "d_acc_fake") if k in row
-        )
+        if "eval/fid" in row:  # an evaluation row: keep its FID in view until the next one
+            self.fid = f"  FID {row['eval/fid']:.2f}"
+            return
+        keys = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
+        losses = "  ".join(f"{k} {row[k]:.3f}" for k in keys if k in row) + self.fid
         self.progress.update(self.task, speed=f"{row['it_s']:.0f} it/s", losses=losses)
 
     def stop(self) -> None:
@@ -132,44 +135,48 @@ Opt = Annotated
 @reports_errors
 def run(
     ctx: typer.Context,
-    loss: Opt[str | None, typer.Option(help="adversarial loss [default: vanilla]")] = None,
-    critic: Opt[str | None, typer.Option(help="critic network [default: mlp]")] = None,
-    generator: Opt[str | None, typer.Option(help="generator network [default: mlp]")] = None,
+    loss: Opt[str | None, typer.Option(help="adversarial loss (default vanilla)")] = None,
+    critic: Opt[str | None, typer.Option(help="critic network (default mlp)")] = None,
+    generator: Opt[str | None, typer.Option(help="generator network (default mlp)")] = None,
     reg: Opt[list[str] | None, typer.Option(help="regularizer (repeatable)")] = None,
-    critic_step: Opt[str | None, typer.Option(help="how the critic is stepped [default: plain]")] = None,
+    critic_step: Opt[str | None, typer.Option(help="how the critic is stepped (default plain)")] = None,
     monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
     augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
-    sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval [default: plain]")] = None,
-    prior: Opt[str | None, typer.Option(help="latent prior [default: normal]")] = None,
-    dataset: Opt[str | None, typer.Option(help="training data [default: mnist]")] = None,
+    sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval (default plain)")] = None,
+    prior: Opt[str | None, typer.Option(help="latent prior (default normal)")] = None,
+    dataset: Opt[str | None, typer.Option(help="training data (default mnist)")] = None,
     data_dir: Opt[
-        str | None, typer.Option(help="dataset root [default: $GANCORE_DATA or ~/.cache/gancore]")
+        str | None, typer.Option(help="dataset root (default $GANCORE_DATA or ~/.cache/gancore)")
     ] = None,
-    latent_dim: Opt[int | None, typer.Option(help="latent size [default: 100]")] = None,
-    epochs: Opt[int | None, typer.Option(help="passes over the data [default: 10]")] = None,
+    latent_dim: Opt[int | None, typer.Option(help="latent size (default 100)")] = None,
+    epochs: Opt[int | None, typer.Option(help="passes over the data (default 10)")] = None,
     steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
-    batch_size: Opt[int | None, typer.Option(help="batch size [default: 64]")] = None,
-    optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd [default: adam]")] = None,
-    lr_g: Opt[float | None, typer.Option(help="generator learning rate [default: 2e-4]")] = None,
-    lr_d: Opt[float | None, typer.Option(help="critic learning rate [default: 2e-4]")] = None,
-    beta1: Opt[float | None, typer.Option(help="Adam beta1 [default: 0.5]")] = None,
-    beta2: Opt[float | None, typer.Option(help="Adam beta2 [default: 0.999]")] = None,
+    batch_size: Opt[int | None, typer.Option(help="batch size (default 64)")] = None,
+    optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd (default adam)")] = None,
+    lr_g: Opt[float | None, typer.Option(help="generator learning rate (default 2e-4)")] = None,
+    lr_d: Opt[float | None, typer.Option(help="critic learning rate (default 2e-4)")] = None,
+    beta1: Opt[float | None, typer.Option(help="Adam beta1 (default 0.5)")] = None,
+    beta2: Opt[float | None, typer.Option(help="Adam beta2 (default 0.999)")] = None,
     weight_decay_d: Opt[
-        float | None, typer.Option(help="weight decay on the critic only [default: 0]")
+        float | None, typer.Option(help="weight decay on the critic only (default 0)")
     ] = None,
     clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
-    n_critic: Opt[int | None, typer.Option(help="critic steps per generator step [default: 1]")] = None,
-    n_gen: Opt[int | None, typer.Option(help="generator steps per iteration [default: 1]")] = None,
+    n_critic: Opt[int | None, typer.Option(help="critic steps per generator step (default 1)")] = None,
+    n_gen: Opt[int | None, typer.Option(help="generator steps per iteration (default 1)")] = None,
     lr_warmup: Opt[
         bool | None,
         typer.Option("--lr-warmup/--no-lr-warmup", help="lr/100, then lr/10 for the first epochs"),
     ] = None,
     init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
-    seed: Opt[int | None, typer.Option(help="random seed [default: 0]")] = None,
-    device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N [default: auto]")] = None,
-    log_every: Opt[int | None, typer.Option(help="steps between metrics rows [default: 50]")] = None,
+    seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
+    device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
+    log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
     ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
-    out: Opt[Path | None, typer.Option(help="run folder [default: runs/<loss>-<timestamp>]")] = None,
+    eval_every: Opt[
+        int | None, typer.Option(help="evaluate (FID, ...) every N epochs into metrics.jsonl")
+    ] = None,
+    eval_samples: Opt[int | None, typer.Option(help="samples per evaluation (default 10000)")] = None,
+    out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,
     config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
     resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
 ) -> None:
@@ -198,7 +205,9 @@ def run(
             explicit_options.update(options)
             explicit.update(flags)
             settings = cfg.resolve(registry, explicit, explicit_options)
-            folder = out or Path("runs") / cfg.default_run_name(settings.loss)
+            from gancore.rundir import default_run_path
+
+            folder = out or default_run_path(settings.loss)
             trainer = runs.start(settings, folder, reporter, registry)
     finally:
         if reporter.task is not None:
@@ -213,7 +222,7 @@ def sample(
     n: Opt[int, typer.Option("-n", "--n", help="number of samples")] = 64,
     out: Opt[Path, typer.Option(help="file.npz, or a folder/ for PNG files")] = Path("samples.npz"),
     sampler: Opt[str | None, typer.Option(help="override the run's sampler")] = None,
-    checkpoint: Opt[Path | None, typer.Option(help="checkpoint file [default: the run's last]")] = None,
+    checkpoint: Opt[Path | None, typer.Option(help="checkpoint file (default the run's last)")] = None,
     grid: Opt[Path | None, typer.Option(help="also write a grid PNG of the first 64 samples")] = None,
     seed: Opt[int, typer.Option(help="random seed")] = 0,
     device: Opt[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",

@@ -89,6 +89,8 @@ class RunConfig:
     device: str = attrs.field(default="auto", validator=_device)
     log_every: int = attrs.field(default=50, validator=_positive)
     ckpt_every: int = attrs.field(default=0, validator=_non_negative)
+    eval_every: int = attrs.field(default=0, validator=_non_negative)  # epochs between evaluations
+    eval_samples: int = attrs.field(default=10_000, validator=_positive)
     options: dict[str, Any] = attrs.field(factory=dict)
 
     def to_toml(self, plugins: dict[str, str] | None = None) -> str:

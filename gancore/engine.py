@@ -231,6 +231,32 @@ class Trainer:
             " Try a lower learning rate, --clip-grad, or a warm start"
         )
 
+    def evaluate(self, epoch: int, step: int) -> dict[str, float]:
+        """FID, precision/recall, density/coverage and class coverage of the sampler's output.
+
+        Runs on forked RNG streams seeded by (seed, epoch), so evaluating never changes training.
+        """
+        from gancore.metrics.evaluate import evaluate
+
+        p, cfg = self.pipe, self.pipe.config
+        devices = [p.model.device] if p.model.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(cfg.seed * 1_000_003 + epoch)
+            p.generator.eval()
+            p.critic.eval()
+            try:
+                p.sampler.prepare(p.model, self.data)
+                samples = p.sampler.sample(p.model, cfg.eval_samples)
+            finally:
+                p.generator.train()
+                p.critic.train()
+        result = evaluate(samples, dataset=cfg.dataset, data_dir=cfg.data_dir or None,
+                          device=p.model.device, sampler=cfg.sampler)  # fmt: skip
+        keys = ("fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl")
+        row = {"step": step, "epoch": epoch} | {f"eval/{k}": result[k] for k in keys}
+        self.run.append_metrics(row)
+        return row
+
     def total_steps(self) -> int:
         cfg = self.pipe.config
         return cfg.steps or cfg.epochs * steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
@@ -286,6 +312,8 @@ class Trainer:
                 clock, clock_step = time.perf_counter(), done
             if end_of_epoch or done == total:
                 self.save_grid(fixed_z, epoch + 1)
+            if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
+                self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:
                 self.save(done, also_numbered=numbered)
             self.reporter.advance(done)

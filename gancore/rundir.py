@@ -18,6 +18,13 @@ def write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def default_run_path(loss: str) -> Path:
+    """``runs/<loss>-<timestamp>``, the folder of a run started without ``--out``."""
+    from datetime import datetime
+
+    return Path("runs") / f"{loss}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
 @attrs.frozen
 class RunDir:
     path: Path

@@ -25,13 +25,17 @@ from gancore.records import Data, DataSpec
 from gancore.rundir import RunDir, write_atomic
 
 #: settings that may change when a run is resumed; everything else is fixed by its config.toml
-RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir")
+RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples")
 
 
 def _trainer(
     config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter, warm_start: bool = False
 ) -> Trainer:
     device = resolve_device(config.device)
+    if config.eval_every:
+        from gancore.metrics import features
+
+        features.load(None, config.dataset, device)  # no network for this data: say so before training
     data = load_data(config, registry, device)
     if config.batch_size > len(data):
         raise ConfigError(

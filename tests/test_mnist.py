@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from safetensors.torch import load_file
 
 from gancore.data import load_torchvision_images
 from tests.conftest import gan, shared_mnist
@@ -64,3 +65,25 @@ def test_gancore_data_env_points_at_the_data(tmp_path, monkeypatch):
     monkeypatch.setenv("GANCORE_DATA", str(DATA))
     result = gan("run", "--subset", "64", "--steps", "1", "--device", "cpu", "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output
+
+
+def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path):
+    common = ["--dataset", "mnist", "--subset", "256", "--data-dir", DATA, "--batch-size", "64",
+              "--epochs", "2", "--device", "cpu", "--log-every", "4"]  # fmt: skip
+    plain, evaluated = tmp_path / "plain", tmp_path / "evaluated"
+    assert gan("run", *common, "--out", plain).exit_code == 0
+    result = gan("run", *common, "--eval-every", "1", "--eval-samples", "200", "--out", evaluated)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (evaluated / "metrics.jsonl").read_text().splitlines()]
+    evals = [r for r in rows if "eval/fid" in r]
+    assert [r["epoch"] for r in evals] == [1, 2]
+    assert all(r["eval/fid"] > 0 and 0 <= r["eval/precision"] <= 1 and 1 <= r["eval/classes_covered"] <= 10
+               for r in evals)  # fmt: skip
+    a = load_file(plain / "checkpoints" / "last.safetensors")
+    b = load_file(evaluated / "checkpoints" / "last.safetensors")
+    assert all(a[k].equal(b[k]) for k in a)  # evaluation draws from its own RNG streams
+
+
+def test_eval_every_needs_a_feature_network(tmp_path):
+    result = gan("run", "--dataset", "ring8", "--eval-every", "1", "--out", tmp_path / "run")
+    assert result.exit_code == 2 and "no feature network for dataset 'ring8'" in result.output

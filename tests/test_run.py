@@ -147,3 +147,11 @@ def test_warm_start_copies_the_networks(tmp_path):
     b = load_file(warm / "checkpoints/last.safetensors")
     for key in (k for k in a if k.startswith("generator.")):
         assert (a[key] - b[key]).abs().max() < 1e-6, key
+
+
+def test_without_out_the_run_goes_to_runs_loss_timestamp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = gan("run", *FAST, "--steps", "5")
+    assert result.exit_code == 0, result.output
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert folder.name.startswith("vanilla-20") and (folder / "checkpoints" / "last.safetensors").is_file()

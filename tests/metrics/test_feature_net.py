@@ -1,0 +1,92 @@
+"""The shipped feature network: present, small, untampered, accurate; and rebuilt reproducibly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+import torch
+
+from gancore.data import load_torchvision_images
+from gancore.errors import ConfigError, GancoreError
+from gancore.metrics import evaluate as ev
+from gancore.metrics import features as feats
+from gancore.metrics.train import accuracy, build
+
+
+def test_shipped_weights_match_their_sha256() -> None:
+    spec = feats.spec_for("mnist")
+    assert spec.shipped.is_file()
+    assert spec.shipped.stat().st_size < 2 * 1024 * 1024
+    assert feats.sha256_of(spec.shipped) == spec.sha256
+    net = feats.load(None, "mnist", torch.device("cpu"))
+    assert net.sha256 == spec.sha256 and net.num_classes == 10
+    f, logits = net.model.embed(torch.zeros(2, 1, 28, 28))
+    assert f.shape == (2, 128) and logits.shape == (2, 10)
+
+
+def test_folded_network_computes_the_trained_function() -> None:
+    from safetensors.torch import load_file
+
+    trained = feats.DigitCNN()
+    trained.load_state_dict(load_file(str(feats.spec_for("mnist").shipped)))
+    trained.eval()
+    folded = feats.load(None, "mnist", torch.device("cpu")).model
+    x = torch.rand(64, 1, 28, 28) * 2 - 1
+    with torch.inference_mode():
+        for a, b in zip(folded.embed(x), trained.embed(x), strict=True):
+            torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
+
+
+def test_tampered_weights_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = feats.spec_for("mnist")
+    monkeypatch.setitem(feats.FEATURE_NETS, "mnist", attrs.evolve(spec, sha256="0" * 64))
+    with pytest.raises(GancoreError, match="damaged or replaced"):
+        feats.load(None, "mnist", torch.device("cpu"))
+
+
+def test_a_dataset_without_shipped_weights_says_how_to_make_them() -> None:
+    with pytest.raises(ConfigError, match="gan evaluator train --dataset fashion-mnist"):
+        feats.load(None, "fashion-mnist", torch.device("cpu"))
+
+
+def test_a_file_that_is_not_a_feature_network(tmp_path: Path) -> None:
+    from safetensors.torch import save_file
+
+    path = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(3)}, str(path))
+    with pytest.raises(ConfigError, match="not a feature network"):
+        feats.load(path, "mnist", torch.device("cpu"))
+    (tmp_path / "junk.safetensors").write_bytes(b"junk")
+    with pytest.raises(ConfigError, match="not a safetensors file"):
+        feats.load(tmp_path / "junk.safetensors", "mnist", torch.device("cpu"))
+
+
+@pytest.mark.mnist
+def test_shipped_network_classifies_mnist(mnist: Path) -> None:
+    images, labels = load_torchvision_images("MNIST", mnist, train=False)
+    net = feats.load(None, "mnist", torch.device("cpu"))
+    assert accuracy(net.model, images[:1000], labels[:1000]) >= 0.99
+
+
+def test_rebuilding_is_bitwise_reproducible_and_usable(tiny_mnist: Path, tmp_path: Path) -> None:
+    spec = feats.spec_for("mnist")
+    quiet = lambda line: None  # noqa: E731
+    sha_a, _ = build(spec, tiny_mnist, tmp_path / "a.safetensors", torch.device("cpu"), epochs=1, log=quiet)
+    sha_b, _ = build(spec, tiny_mnist, tmp_path / "b.safetensors", torch.device("cpu"), epochs=1, log=quiet)
+    assert sha_a == sha_b == feats.sha256_of(tmp_path / "a.safetensors")
+    sha_c, _ = build(
+        spec, tiny_mnist, tmp_path / "c.safetensors", torch.device("cpu"), epochs=1, seed=1, log=quiet
+    )
+    assert sha_c != sha_a
+    info = feats.read_info(tmp_path / "a.safetensors")
+    assert info["dataset"] == "mnist" and info["recipe"]["epochs"] == 1
+    # a rebuilt network is used with --features FILE, under its own name and hash
+    fake = np.zeros((20, 28, 28), np.uint8)
+    result = ev.evaluate(
+        fake, n_real=50, data_dir=tiny_mnist, device="cpu", features=tmp_path / "a.safetensors"
+    )
+    assert result["feature_net"] == "a" and result["feature_sha256"] == sha_a
+    assert result["classifier_sha256"] == sha_a
