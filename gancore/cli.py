@@ -142,6 +142,9 @@ def run(
     critic_step: Opt[str | None, typer.Option(help="how the critic is stepped (default plain)")] = None,
     monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
     augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
+    schedule: Opt[
+        list[str] | None, typer.Option(help="OPTION=+DELTA/Nep: change a component option every N epochs")
+    ] = None,
     sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval (default plain)")] = None,
     prior: Opt[str | None, typer.Option(help="latent prior (default normal)")] = None,
     dataset: Opt[str | None, typer.Option(help="training data (default mnist)")] = None,
@@ -186,7 +189,7 @@ def run(
     from gancore.plugins import get_registry
 
     given = dict(locals())
-    given.update(regs=reg or None, monitors=monitor or None)
+    given.update(regs=reg or None, monitors=monitor or None, schedules=schedule or None)
     given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
     flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
     registry = get_registry()

@@ -64,6 +64,7 @@ class RunConfig:
     regs: tuple[str, ...] = _tuple
     monitors: tuple[str, ...] = _tuple
     augment: tuple[str, ...] = _tuple
+    schedules: tuple[str, ...] = _tuple  # OPTION=+DELTA/Nep: per-epoch changes of component options
     prior: str = "normal"
     sampler: str = "plain"
     # data and length
@@ -102,7 +103,7 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
-LIST_KEYS = ("regs", "monitors", "augment")
+LIST_KEYS = ("regs", "monitors", "augment", "schedules")
 IGNORED_FILE_KEYS = ("plugins",)  # informational tables a run's own config.toml carries
 #: (config key, registry kind) in the order their recommendations are applied
 SELECTIONS = (

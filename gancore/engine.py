@@ -18,7 +18,7 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from gancore import checkpoint
+from gancore import checkpoint, schedule
 from gancore.errors import ConfigError, Diverged, Interrupted
 from gancore.images import save_samples_picture
 from gancore.pipeline import Pipeline
@@ -270,6 +270,8 @@ class Trainer:
         fixed_z = p.model.latent(
             GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
         )
+        schedules = [schedule.parse(text) for text in cfg.schedules]
+        scheduled: dict[str, float] = {}
         stats, window = Stats(), []
         self.last_saved = start if start > 0 else None
         self.reporter.start(total, start, per_epoch)
@@ -281,6 +283,7 @@ class Trainer:
                 perm = epoch_permutation(len(data), cfg.seed, epoch, device)
                 set_learning_rates(self.opt_g, cfg.lr_g, epoch, cfg.lr_warmup)
                 set_learning_rates(self.opt_d, cfg.lr_d, epoch, cfg.lr_warmup)
+                scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
             for k in range(cfg.n_critic):
                 at = (pos * cfg.n_critic + k) * batch
                 real = data.decode(data.x[perm[at : at + batch]])
@@ -304,6 +307,7 @@ class Trainer:
                 row["time"] = round(time.perf_counter() - began, 3)
                 row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
                 row |= stats.read()
+                row |= {f"schedule/{name}": value for name, value in scheduled.items()}
                 monitor_ctx = MonitorContext(p.model, real, fake)
                 for name, monitor in p.monitors:
                     row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}

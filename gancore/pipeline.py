@@ -65,6 +65,12 @@ class Pipeline:
         self.generator_params = [p for p in self.model.generator.parameters() if p.requires_grad]
         self.critic_params = [p for p in self.model.critic.parameters() if p.requires_grad]
 
+    def components(self) -> list[Any]:
+        """The component objects the loop calls (the ones whose options can follow a schedule)."""
+        regs = [reg for _, reg in self.regs]
+        monitors = [monitor for _, monitor in self.monitors]
+        return [self.loss, self.critic_step, self.model.prior, self.sampler, *regs, *monitors]
+
     @property
     def generator(self) -> torch.nn.Module:
         return self.model.generator

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attrs
 
-from gancore import checkpoint
+from gancore import checkpoint, schedule
 from gancore.config import RunConfig, make_config, read_toml, resolve_device
 from gancore.data import resolve_data_dir
 from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop, steps_per_epoch
@@ -47,6 +47,7 @@ def _trainer(
         source = warm_start_checkpoint(config.init_from)
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
     pipe = build(config, registry, data.spec, device, init)
+    schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
     return Trainer(pipe, data, opt_g, opt_d, run, reporter)
