@@ -2,32 +2,18 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-import torch
-from typer.testing import CliRunner
 
-from gancore.cli import app
+from gancore.testing import single_thread, train
 
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    # tiny networks run faster on one thread, and do not stall behind other processes' OpenMP spinning
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def train(out: Path, *args: str) -> list[dict]:
-    argv = ["run", "--dataset", "ring8", "--device", "cpu", "--batch-size", "32", "--log-every", "50"]
-    result = CliRunner().invoke(app, [*argv, "--out", str(out), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    with single_thread():
+        yield
 
 
 @pytest.mark.parametrize("loss", ["lsgan", "cn-lsgan"])

@@ -5,30 +5,18 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import torch
 from safetensors.torch import load_file
-from typer.testing import CliRunner
 
-from gancore.cli import app
+from gancore.testing import gan, single_thread, train
 
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
-    # tiny networks run faster on one thread, and do not stall behind other processes' OpenMP spinning
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def train(out: Path, *args: str) -> list[dict]:
-    argv = ["run", "--dataset", "ring8", "--device", "cpu", "--batch-size", "32", "--log-every", "50"]
-    result = CliRunner().invoke(app, [*argv, "--out", str(out), *args], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    with single_thread():
+        yield
 
 
 @pytest.mark.parametrize("loss", ["wgan", "wgan-gp"])
@@ -57,8 +45,8 @@ def test_spectral_norm_run_resumes(tmp_path):
     assert rows[-1]["spectral-product/bound"] == pytest.approx(1.0, abs=0.05)  # every layer normalized
     keys = load_file(run / "checkpoints" / "last.safetensors")
     assert any("parametrizations.weight.original" in k for k in keys)
-    result = CliRunner().invoke(app, ["run", "--resume", str(run), "--steps", "60"], catch_exceptions=False)
-    assert result.exit_code == 0, result.output
+    code, output = gan("run", "--resume", run, "--steps", "60")
+    assert code == 0, output
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 60 and rows[-1]["spectral-product/bound"] == pytest.approx(1.0, abs=0.05)
 
