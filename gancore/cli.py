@@ -240,6 +240,22 @@ def sample(
     err.print(f"[green]wrote[/] {written}", highlight=False)
 
 
+@app.command()
+@reports_errors
+def plot(
+    run_dir: Opt[Path, typer.Argument(help="a run folder")],
+    keys: Opt[
+        list[str] | None, typer.Argument(help="metrics to plot (default: losses and diagnostics)")
+    ] = None,
+    out: Opt[Path | None, typer.Option(help="PNG file (default RUN/metrics.png)")] = None,
+) -> None:
+    """Plot metrics.jsonl over training: losses, Lipschitz bounds, FID, any logged key."""
+    from gancore.plot import plot_metrics
+
+    written = plot_metrics(run_dir, keys or None, out or run_dir / "metrics.png")
+    err.print(f"[green]wrote[/] {written}", highlight=False)
+
+
 @plugins_app.callback(invoke_without_command=True)
 @reports_errors
 def plugins(ctx: typer.Context) -> None:

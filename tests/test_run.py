@@ -155,3 +155,15 @@ def test_without_out_the_run_goes_to_runs_loss_timestamp(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     (folder,) = (tmp_path / "runs").iterdir()
     assert folder.name.startswith("vanilla-20") and (folder / "checkpoints" / "last.safetensors").is_file()
+
+
+def test_plot_writes_a_png_of_the_chosen_metrics(tmp_path):
+    run = tmp_path / "run"
+    gan("run", *FAST, "--steps", "100", "--out", run)
+    result = gan("plot", run)
+    assert result.exit_code == 0, result.output
+    assert Image.open(run / "metrics.png").size[0] > 400
+    assert gan("plot", run, "d_acc_real", "--out", tmp_path / "acc.png").exit_code == 0
+    assert (tmp_path / "acc.png").is_file()
+    result = gan("plot", run, "fid")
+    assert result.exit_code == 2 and "no metric 'fid'" in result.output
