@@ -66,6 +66,13 @@ class Component:
     help: ClassVar[str] = ""
     recommends: ClassVar[dict[str, Any]] = {}
 
+    def check(self, spec: DataSpec) -> None:
+        """Raise ``ConfigError`` (one line) if this component cannot work on data shaped like ``spec``.
+
+        Called once when a run is assembled, before its folder is created or any step runs.
+        """
+        return None
+
     @classmethod
     def summary(cls) -> str:
         if cls.help:

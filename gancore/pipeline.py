@@ -101,7 +101,8 @@ def build(
     if init is not None:
         init(generator, critic)
     critic = critic_step.prepare(critic)
-    augment = compose([instantiate(registry, "augmentation", n, o) for n in config.augment])
+    augmentations = [instantiate(registry, "augmentation", n, o) for n in config.augment]
+    augment = compose(augmentations)
     model = GANModel(
         generator=generator.to(device),
         critic=critic.to(device),
@@ -112,7 +113,7 @@ def build(
         device=device,
         augment=augment,
     )
-    return Pipeline(
+    pipe = Pipeline(
         config=config,
         model=model,
         loss=loss,
@@ -121,6 +122,9 @@ def build(
         monitors=[(n, instantiate(registry, "monitor", n, o)) for n in config.monitors],
         sampler=instantiate(registry, "sampler", config.sampler, o),
     )
+    for component in [*pipe.components(), *augmentations]:
+        component.check(spec)
+    return pipe
 
 
 def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: float, device: torch.device):
