@@ -236,8 +236,14 @@ def sample(
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
-    written = write_samples(draw(run_dir, n, sampler, checkpoint, seed, device, batch_size), out, grid)
-    err.print(f"[green]wrote[/] {written}", highlight=False)
+    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size)
+    written = write_samples(samples, out, grid)
+    measured = ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in samples.stats.items()
+    )
+    err.print(
+        f"[green]wrote[/] {written} ({samples.sampler}{': ' + measured if measured else ''})", highlight=False
+    )
 
 
 @app.command()

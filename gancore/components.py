@@ -66,10 +66,11 @@ class Component:
     help: ClassVar[str] = ""
     recommends: ClassVar[dict[str, Any]] = {}
 
-    def check(self, spec: DataSpec) -> None:
-        """Raise ``ConfigError`` (one line) if this component cannot work on data shaped like ``spec``.
+    def check(self, model: GANModel) -> None:
+        """Raise ``ConfigError`` (one line) if this component cannot work in this model.
 
-        Called once when a run is assembled, before its folder is created or any step runs.
+        ``model.spec`` says what the data looks like, ``model.loss`` which loss is used. Called once
+        when a run is assembled, before its folder is created or any step runs.
         """
         return None
 
@@ -165,6 +166,11 @@ class Sampler(Component):
 
     def sample(self, model: GANModel, n: int, batch_size: int = 1000) -> Tensor:
         raise NotImplementedError
+
+    def stats(self) -> dict[str, float | int | None]:
+        """What the last ``sample`` measured (an acceptance rate, ...): printed by ``gan sample``,
+        written to eval.json and, during training, to metrics.jsonl as ``sampler/<key>``."""
+        return {}
 
 
 class Prior(Component):

@@ -254,6 +254,7 @@ class Trainer:
                           device=p.model.device, sampler=cfg.sampler)  # fmt: skip
         keys = ("fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl")
         row = {"step": step, "epoch": epoch} | {f"eval/{k}": result[k] for k in keys}
+        row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
         self.run.append_metrics(row)
         return row
 

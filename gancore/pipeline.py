@@ -123,7 +123,7 @@ def build(
         sampler=instantiate(registry, "sampler", config.sampler, o),
     )
     for component in [*pipe.components(), *augmentations]:
-        component.check(spec)
+        component.check(model)
     return pipe
 
 

@@ -20,6 +20,7 @@ class Samples:
     values: Tensor  # float, the data's range ([-1, 1] for images), on the CPU
     spec: DataSpec
     sampler: str
+    stats: dict = attrs.field(factory=dict)  # what the sampler measured (e.g. DRS's acceptance rate)
 
 
 def draw(
@@ -46,7 +47,7 @@ def draw(
     torch.manual_seed(seed)
     pipe.sampler.prepare(pipe.model, data)
     values = pipe.sampler.sample(pipe.model, n, batch_size)
-    return Samples(values.detach().cpu(), pipe.model.spec, name)
+    return Samples(values.detach().cpu(), pipe.model.spec, name, pipe.sampler.stats())
 
 
 def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: bool = False) -> Path:

@@ -180,7 +180,8 @@ def _draw(run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, 
     samples = draw(run, n, sampler, ckpt, seed, device)
     if samples.spec.kind != "image":
         raise ConfigError(f"{run} makes {samples.spec.kind}, not images; gan eval measures image runs")
-    return samples.values, samples.sampler, {"sampling_seconds": round(time.perf_counter() - start, 3)}
+    drawn = {"sampling_seconds": round(time.perf_counter() - start, 3), "sampler_stats": samples.stats}
+    return samples.values, samples.sampler, drawn
 
 
 def _real_samples(dataset: str, n: int, data_dir: str | None):

@@ -19,7 +19,7 @@ from torch import Tensor
 
 from gancore.components import Augmentation, option
 from gancore.errors import ConfigError
-from gancore.records import DataSpec
+from gancore.records import GANModel
 
 _unit = [attrs.validators.ge(0.0), attrs.validators.le(1.0)]
 
@@ -36,7 +36,8 @@ def require_images(shape: tuple[int, ...], who: str) -> None:
 class ImageAugmentation(Augmentation):
     """An augmentation of image batches; refuses other data when the run is assembled."""
 
-    def check(self, spec: DataSpec) -> None:
+    def check(self, model: GANModel) -> None:
+        spec = model.spec
         require_images(spec.shape, f"augmentation {self.name!r}")
 
 

@@ -26,7 +26,7 @@ from torch import Tensor
 from gan_icr.augment import AUGMENTATIONS
 from gancore.components import Regularizer, option
 from gancore.errors import ConfigError
-from gancore.records import CriticStepContext, DataSpec, GeneratorStepContext
+from gancore.records import CriticStepContext, GANModel, GeneratorStepContext
 
 _non_negative = attrs.validators.ge(0.0)
 
@@ -70,7 +70,8 @@ class BalancedConsistency(Regularizer):
         validator=_augment_names,
     )
 
-    def check(self, spec: DataSpec) -> None:
+    def check(self, model: GANModel) -> None:
+        spec = model.spec
         if spec.kind != "image":
             raise ConfigError(
                 f"regularizer 'bcr' augments images, but this dataset has {spec.kind}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -87,5 +88,5 @@ def test_color_changes_images_and_translation_component_uses_its_ratio():
 @pytest.mark.parametrize("name", sorted(AUGMENTATIONS))
 def test_points_are_refused_with_one_line(name):
     with pytest.raises(ConfigError, match=r"works on images .* shape \(2,\)"):
-        AUGMENTATIONS[name]().check(DataSpec((2,), "points"))
-    AUGMENTATIONS[name]().check(DataSpec((1, 28, 28), "image"))  # images pass
+        AUGMENTATIONS[name]().check(SimpleNamespace(spec=DataSpec((2,), "points")))
+    AUGMENTATIONS[name]().check(SimpleNamespace(spec=DataSpec((1, 28, 28), "image")))  # images pass

@@ -91,7 +91,7 @@ def test_bcr_weights_scale_each_side_and_its_gradient_reaches_the_critic():
 def test_bcr_refuses_points_and_unknown_augmentations():
     m = model(nn.Linear(2, 1), DataSpec((2,), "points"))
     with pytest.raises(ConfigError, match=r"bcr.*points"):
-        BalancedConsistency().check(m.spec)
+        BalancedConsistency().check(m)
     with pytest.raises(ValueError, match="flip, translation, cutout, color"):
         BalancedConsistency(bcr_augment="rotate")
 

@@ -1,0 +1,12 @@
+"""The entry point gancore loads (group ``gancore``): the drs, threshold and interp samplers."""
+
+from __future__ import annotations
+
+from gan_drs.drs import DiscriminatorRejection
+from gan_drs.simple import Interpolation, Threshold
+from gancore.plugins import hookimpl
+
+
+@hookimpl
+def gancore_samplers() -> list[type]:
+    return [DiscriminatorRejection, Threshold, Interpolation]
