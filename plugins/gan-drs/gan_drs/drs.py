@@ -15,6 +15,7 @@ from gancore.errors import ConfigError
 from gancore.records import Data, GANModel
 
 BURN_IN_BATCH = 1000
+CALIBRATION_SIZE = 10_000  # held-out real and as many generated samples fit the Platt logit
 
 
 def parse_gamma(text: str) -> tuple[str, float]:
@@ -102,6 +103,7 @@ class DiscriminatorRejection(Sampler):
     acceptance_rate: float | None = attrs.field(default=None, init=False)
     candidates: int = attrs.field(default=0, init=False)
     _critic: nn.Module | None = attrs.field(default=None, init=False, repr=False)
+    _platt: tuple[float, float] | None = attrs.field(default=None, init=False, repr=False)
 
     def stats(self) -> dict[str, float | int | None]:
         """The numbers worth reporting: acceptance rate, candidates drawn, the estimate of D~_M."""
@@ -109,40 +111,79 @@ class DiscriminatorRejection(Sampler):
             "acceptance_rate": self.acceptance_rate,
             "candidates": self.candidates,
             "max_logit": self.max_logit,
+            "calibrated": self._platt is not None,
         }
 
     # -- preparation ---------------------------------------------------------------------------------
 
     def prepare(self, model: GANModel, data: Data | None) -> None:
-        self._require_logit(model)
         self._critic = model.critic
         if self.drs_keep_training:
             self._critic = self._keep_training(model, data)
+        self._platt = None if self._has_logit(model) else self._calibrate(model, data)
         self.max_logit = self._burn_in(model)
         self.acceptance_rate, self.candidates = None, 0
 
-    def check(self, model: GANModel) -> None:
-        self._require_logit(model)  # refuse before training, not after it
+    @staticmethod
+    def _has_logit(model: GANModel) -> bool:
+        return model.loss.logit(torch.zeros(1, device=model.device)) is not None
 
     def _require_logit(self, model: GANModel) -> None:
-        probe = torch.zeros(1, device=model.device)
-        if model.loss.logit(probe) is None:
+        if not self._has_logit(model):
             raise ConfigError(
-                "sampler drs needs a loss whose critic output is a logit of real vs fake (vanilla, lsgan,"
-                f" f-GAN losses with a log-ratio); loss {model.loss.name!r} has none: use --sampler threshold"
+                f"sampler drs: the critic of loss {model.loss.name!r} is no logit of real vs fake, and"
+                " sampling without prepare(model, data) leaves no data to calibrate one on"
             )
+
+    def _held_out(self, data: Data | None, why: str) -> Tensor:
+        if data is None:
+            raise ConfigError(f"sampler drs needs the run's dataset to {why}, but none was given to it")
+        n_held = max(1, math.ceil(self.drs_holdout * len(data)))
+        return data.x[len(data) - n_held :]
+
+    @torch.enable_grad()
+    def _calibrate(self, model: GANModel, data: Data | None) -> tuple[float, float]:
+        """Platt scaling: the logit a * D(x) + b that best separates held-out real from generated data.
+
+        For a critic whose output is a score but no logit (WGAN's, say), the logistic fit of
+        (real, fake) on the score is the closest logit of the form DRS needs; with balanced classes
+        its optimum is log p/q whenever that is affine in the score.
+        """
+        held = self._held_out(data, "calibrate a logit for a critic that has none")
+        n = min(len(held), CALIBRATION_SIZE)
+        with torch.no_grad():
+            real = data.decode(held[torch.randperm(len(held), device=held.device)[:n]]).to(model.device)
+            s_real = torch.cat([self._critic(b).reshape(-1) for b in real.split(BURN_IN_BATCH)]).double()
+            fake = [
+                model.generate(model.latent(min(BURN_IN_BATCH, n - i))) for i in range(0, n, BURN_IN_BATCH)
+            ]
+            s_fake = torch.cat([self._critic(b).reshape(-1) for b in fake]).double()
+        # fit on standardised scores (well conditioned), then fold the standardisation back in
+        mu, sd = torch.cat([s_real, s_fake]).mean(), torch.cat([s_real, s_fake]).std().clamp_min(1e-12)
+        r, f = (s_real - mu) / sd, (s_fake - mu) / sd
+        ab = torch.tensor([1.0, 0.0], dtype=torch.float64, device=r.device, requires_grad=True)
+        opt = torch.optim.LBFGS([ab], max_iter=200, line_search_fn="strong_wolfe")
+
+        def bce() -> Tensor:
+            opt.zero_grad()
+            loss = (
+                nn.functional.softplus(-(ab[0] * r + ab[1])).mean()
+                + nn.functional.softplus(ab[0] * f + ab[1]).mean()
+            )
+            loss.backward()
+            return loss
+
+        opt.step(bce)
+        a, b = ab.detach().tolist()
+        return a / sd.item(), b - a * mu.item() / sd.item()
 
     def _keep_training(self, model: GANModel, data: Data | None) -> nn.Module:
         """A copy of the critic trained on (held-out real, frozen-generator fake) batches with the run's loss.
 
         The copy leaves the run's own critic untouched (the per-epoch evaluation samples mid-training).
         """
-        if data is None:
-            raise ConfigError(
-                "--drs-keep-training needs the run's dataset, but none was given to the sampler"
-            )
-        n_held = max(1, math.ceil(self.drs_holdout * len(data)))
-        held = data.x[len(data) - n_held :]
+        held = self._held_out(data, "keep training the critic")
+        n_held = len(held)
         critic = copy.deepcopy(model.critic)
         critic.train()
         for p in critic.parameters():
@@ -167,7 +208,11 @@ class DiscriminatorRejection(Sampler):
     @torch.no_grad()
     def _logits(self, model: GANModel, x: Tensor) -> Tensor:
         critic = self._critic if self._critic is not None else model.critic
-        return model.loss.logit(critic(x).reshape(-1)).double()
+        score = critic(x).reshape(-1).double()
+        if self._platt is not None:
+            a, b = self._platt
+            return a * score + b
+        return model.loss.logit(score)
 
     @torch.no_grad()
     def _burn_in(self, model: GANModel) -> float:

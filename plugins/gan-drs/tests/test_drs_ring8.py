@@ -35,13 +35,10 @@ def test_drs_raises_the_fraction_near_a_mode(tmp_path):
     assert after > 0.5 and after > 2 * before, (before, after)
 
 
-def test_gan_sample_with_drs_refuses_a_loss_without_a_logit(tmp_path):
+def test_gan_sample_with_drs_calibrates_a_wasserstein_critic(tmp_path):
     pytest.importorskip("gan_wgan")  # a loss whose critic output is no logit
     run = tmp_path / "run"
-    train(run, "--loss", "wgan", "--steps", "5", log_every=5)
-    code, output = gan(
-        "sample", run, "-n", "10", "--sampler", "drs", "--device", "cpu", "--out", tmp_path / "s.npz"
-    )
-    assert code == 2, output
-    assert "sampler drs needs a loss whose critic output is a logit" in output and "'wgan'" in output
-    assert not (tmp_path / "s.npz").exists()
+    train(run, "--loss", "wgan-gp", "--sampler", "drs", "--steps", "20", log_every=5)
+    code, output = gan("sample", run, "-n", "50", "--device", "cpu", "--out", tmp_path / "s.npz")
+    assert code == 0, output
+    assert "calibrated True" in output and (tmp_path / "s.npz").is_file()
