@@ -289,17 +289,13 @@ def plugins_show(name: Opt[str, typer.Argument(help="a component name, e.g. vani
     from rich.markup import escape
 
     from gancore.errors import PluginError
-    from gancore.plugins import get_registry
+    from gancore.plugins import get_registry, unknown_name_message
 
     registry = get_registry()
     entries = registry.find(name)
     if not entries:
-        import difflib
-
         known = sorted({e.name for e in registry.entries()})
-        close = difflib.get_close_matches(name, known, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise PluginError(f"no component named {name!r}{hint} (known: {', '.join(known)})")
+        raise PluginError(unknown_name_message("component", name, known))
     for entry in entries:
         cls = entry.cls
         out.print(f"[bold]{entry.kind.replace('_', '-')} {entry.name}[/] (plugin {entry.plugin})")

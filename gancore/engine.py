@@ -163,6 +163,8 @@ def generator_step(
 
 def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
     """Generator steps per pass over the data (each step takes ``n_critic`` real batches)."""
+    if batch_size > n_examples:
+        raise ConfigError(f"--batch-size {batch_size} is larger than the dataset ({n_examples} examples)")
     per_step = batch_size * n_critic
     if per_step > n_examples:
         raise ConfigError(

@@ -37,11 +37,7 @@ def _trainer(
 
         features.load(None, config.dataset, device)  # no network for this data: say so before training
     data = load_data(config, registry, device)
-    if config.batch_size > len(data):
-        raise ConfigError(
-            f"--batch-size {config.batch_size} is larger than the dataset ({len(data)} examples)"
-        )
-    steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if n_critic batches don't fit
+    steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if the batches don't fit
     init = None
     if warm_start and config.init_from:
         source = warm_start_checkpoint(config.init_from)
