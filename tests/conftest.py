@@ -9,10 +9,8 @@ from pathlib import Path
 import attrs
 import pytest
 import torch
-from typer.testing import CliRunner
 
-from gancore import plugins
-from gancore.cli import app
+from gancore import plugins, testing
 from gancore.components import Dataset
 from gancore.records import Data, DataSpec
 
@@ -27,12 +25,8 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(autouse=True)
 def _one_thread() -> Iterator[None]:
-    # the test networks are tiny: one thread is faster, and never stalls behind another process's
-    # OpenMP threads spinning on the same two cores
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with testing.single_thread():
+        yield
 
 
 @attrs.frozen
@@ -43,8 +37,7 @@ class Outcome:
 
 def gan(*args: str | os.PathLike) -> Outcome:
     """Run the `gan` CLI in-process; ``output`` holds stdout and stderr."""
-    result = CliRunner().invoke(app, [str(a) for a in args], catch_exceptions=False)
-    return Outcome(result.exit_code, result.output)
+    return Outcome(*testing.gan(*args))
 
 
 @pytest.fixture
