@@ -1,0 +1,258 @@
+"""`gan report`: many runs side by side, as one table (terminal and markdown) and a few PNG plots.
+
+Runs are grouped into experiments: a run folder named ``seed-N`` (as `gan sweep` makes them) belongs to
+the experiment named by its parent folder, any other run is an experiment of its own. Each table cell
+is the mean over the experiment's evaluated runs, with the sample standard deviation when there are
+several.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from gancore.errors import ConfigError
+from gancore.rundir import RunDir, write_atomic
+
+SEED_FOLDER = re.compile(r"seed-\d+")
+#: eval.json key, column title, format
+METRICS = (
+    ("fid", "FID", "{:.1f}"),
+    ("precision", "precision", "{:.3f}"),
+    ("recall", "recall", "{:.3f}"),
+    ("density", "density", "{:.3f}"),
+    ("coverage", "coverage", "{:.3f}"),
+    ("classes_covered", "classes", "{:.1f}"),
+    ("class_kl", "class KL", "{:.3f}"),
+)
+COLUMNS = ("experiment", "runs", "epochs", *(title for _, title, _ in METRICS), "wall time", "steps/s")
+
+
+@attrs.frozen
+class RunSummary:
+    """What the report needs from one run folder."""
+
+    path: Path
+    experiment: str
+    config: dict[str, Any]
+    rows: list[dict[str, Any]]  # metrics.jsonl
+    evaluation: dict[str, Any] | None  # eval.json
+
+    @property
+    def epochs(self) -> float | None:
+        return self.train_rows[-1]["epoch"] if self.train_rows else None
+
+    @property
+    def train_rows(self) -> list[dict[str, Any]]:
+        return [r for r in self.rows if "it_s" in r]
+
+    @property
+    def wall_seconds(self) -> float | None:
+        """Training time by the run's own clock, summed over resumed segments (each restarts at 0)."""
+        total, last = 0.0, 0.0
+        for row in self.train_rows:
+            if row["time"] < last:
+                total += last
+            last = row["time"]
+        return total + last if self.train_rows else None
+
+    @property
+    def steps_per_second(self) -> float | None:
+        speeds = [r["it_s"] for r in self.train_rows]
+        return statistics.median(speeds) if speeds else None
+
+    def image(self) -> Path | None:
+        """The newest sample grid."""
+        grids = sorted(RunDir(self.path).samples.glob("epoch-*.png"))
+        return grids[-1] if grids else None
+
+
+def find_runs(paths: Iterable[Path]) -> list[Path]:
+    """Run folders among ``paths``: each is a run, or a folder searched for runs at any depth."""
+    found: list[Path] = []
+    for path in paths:
+        if (path / "config.toml").is_file():
+            found.append(path)
+        elif path.is_dir():
+            inside = sorted(p.parent for p in path.rglob("config.toml"))
+            if not inside:
+                raise ConfigError(f"{path} holds no runs (no config.toml in it or below it)")
+            found.extend(inside)
+        else:
+            raise ConfigError(f"{path} is neither a run folder nor a folder of runs")
+    if not found:
+        raise ConfigError("give at least one run folder, e.g. gan report runs/*")
+    return list(dict.fromkeys(found))
+
+
+def summarize(path: Path) -> RunSummary:
+    run = RunDir(path).require()
+    experiment = path.parent.name if SEED_FOLDER.fullmatch(path.name) else path.name
+    config = tomllib.loads(run.config.read_text())
+    evaluation_path = path / "eval.json"
+    evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None
+    return RunSummary(path, experiment, config, run.read_metrics(), evaluation)
+
+
+def group(runs: list[RunSummary]) -> dict[str, list[RunSummary]]:
+    groups: dict[str, list[RunSummary]] = {}
+    for run in runs:
+        groups.setdefault(run.experiment, []).append(run)
+    return groups
+
+
+def mean_spread(values: list[float]) -> tuple[float, float | None]:
+    """The mean, and the sample standard deviation when there are two values or more."""
+    mean = statistics.fmean(values)
+    return mean, statistics.stdev(values) if len(values) > 1 else None
+
+
+def _cell(values: list[float], fmt: str) -> str:
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    if not values:
+        return "-"
+    mean, spread = mean_spread(values)
+    return fmt.format(mean) + ("" if spread is None else " ± " + fmt.format(spread))
+
+
+def _duration(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
+
+
+def table(groups: dict[str, list[RunSummary]]) -> list[dict[str, str]]:
+    """One row per experiment, the cells as text, in the order of ``COLUMNS``."""
+    rows = []
+    for name, runs in groups.items():
+        evaluated = [r.evaluation for r in runs if r.evaluation is not None]
+        n = len(runs)
+        count = f"{n}" if len(evaluated) == n else f"{len(evaluated)} of {n} evaluated"
+        row = {"experiment": name, "runs": count}
+        row["epochs"] = _cell([r.epochs for r in runs], "{:.3g}")
+        for key, title, fmt in METRICS:
+            row[title] = _cell([e[key] for e in evaluated if key in e], fmt)
+        walls = [w for r in runs if (w := r.wall_seconds) is not None]
+        row["wall time"] = _duration(statistics.fmean(walls)) if walls else "-"
+        row["steps/s"] = _cell([r.steps_per_second for r in runs], "{:.1f}")
+        rows.append(row)
+    return rows
+
+
+def markdown(rows: list[dict[str, str]]) -> str:
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
+    lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def rich_table(rows: list[dict[str, str]]):
+    from rich.table import Table
+
+    out = Table(header_style="bold", box=None)
+    for column in COLUMNS:
+        out.add_column(column, justify="left" if column == "experiment" else "right")
+    for row in rows:
+        out.add_row(*(row[c] for c in COLUMNS))
+    return out
+
+
+def _mean_curve(runs: list[RunSummary], key: str, x: str) -> tuple[list[float], list[float]]:
+    """``key`` against ``x``, averaged over the runs that logged it at that ``x``."""
+    by_x: dict[float, list[float]] = {}
+    for run in runs:
+        for row in run.rows:
+            value = row.get(key)
+            if value is not None and math.isfinite(value):
+                by_x.setdefault(row[x], []).append(value)
+    xs = sorted(by_x)
+    return xs, [statistics.fmean(by_x[v]) for v in xs]
+
+
+def monitor_keys(runs: list[RunSummary]) -> list[str]:
+    """Keys logged by the runs' Lipschitz monitors (named ``<monitor>/<quantity>``)."""
+    keys: dict[str, None] = {}
+    for run in runs:
+        prefixes = tuple(f"{m}/" for m in run.config.get("monitors", []))
+        for row in run.rows:
+            keys.update(dict.fromkeys(k for k in row if prefixes and k.startswith(prefixes)))
+    return list(keys)
+
+
+def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: Path, log_y: bool) -> Path:
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=True):
+        for name, runs in groups.items():
+            xs, ys = _mean_curve(runs, key, x)
+            if xs:
+                ax.plot(xs, ys, label=name, marker="." if len(xs) < 20 else None)
+        ax.set_title(key)
+        ax.set_xlabel(x)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(alpha=0.3)
+    axes.flat[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
+    fig.tight_layout()
+    fig.savefig(out, dpi=100, bbox_inches="tight")
+    plt.close(fig)
+    return out
+
+
+def _samples(groups: dict[str, list[RunSummary]], out: Path) -> Path | None:
+    import matplotlib.pyplot as plt
+
+    pictures = [(name, image) for name, runs in groups.items() if (image := runs[0].image()) is not None]
+    if not pictures:
+        return None
+    cols = min(4, len(pictures))
+    lines = math.ceil(len(pictures) / cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(3.2 * cols, 3.5 * lines), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for ax, (name, image) in zip(axes.flat, pictures, strict=False):
+        ax.imshow(plt.imread(image), cmap="gray")
+        ax.set_title(name, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(out, dpi=100)
+    plt.close(fig)
+    return out
+
+
+def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
+    """losses.png, fid.png (when runs evaluated during training), lipschitz.png, samples.png."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, no display
+    runs = [r for rs in groups.values() for r in rs]
+    written = [_curves(groups, ["d_loss", "g_loss"], "step", out / "losses.png", log_y=False)]
+    if any("eval/fid" in row for r in runs for row in r.rows):
+        written.append(_curves(groups, ["eval/fid"], "epoch", out / "fid.png", log_y=True))
+    if keys := monitor_keys(runs):
+        written.append(_curves(groups, keys, "step", out / "lipschitz.png", log_y=True))
+    if (picture := _samples(groups, out / "samples.png")) is not None:
+        written.append(picture)
+    return written
+
+
+def write_report(paths: list[Path], out: Path) -> tuple[list[dict[str, str]], list[Path]]:
+    """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots."""
+    groups = group([summarize(p) for p in find_runs(paths)])
+    rows = table(groups)
+    out.mkdir(parents=True, exist_ok=True)
+    pictures = plots(groups, out)
+    images = "\n".join(f"![{p.stem}]({p.name})" for p in pictures)
+    sources = "\n".join(f"- {name}: {', '.join(str(r.path) for r in runs)}" for name, runs in groups.items())
+    text = (
+        f"# Report\n\n{markdown(rows)}\nMean ± sample standard deviation over runs.\n\n{images}\n\n"
+        f"## Runs\n\n{sources}\n"
+    )
+    write_atomic(out / "report.md", text)
+    return rows, [out / "report.md", *pictures]
