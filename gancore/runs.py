@@ -32,6 +32,7 @@ def _trainer(
     config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter, warm_start: bool = False
 ) -> Trainer:
     device = resolve_device(config.device)
+    source = warm_start_checkpoint(config.init_from) if warm_start and config.init_from else None
     if config.eval_every:
         from gancore.metrics import features
 
@@ -39,8 +40,7 @@ def _trainer(
     data = load_data(config, registry, device)
     steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if the batches don't fit
     init = None
-    if warm_start and config.init_from:
-        source = warm_start_checkpoint(config.init_from)
+    if source is not None:
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
     pipe = build(config, registry, data.spec, device, init)
     schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
@@ -70,6 +70,14 @@ def start(
 
 def warm_start_checkpoint(source: str) -> Path:
     """``--init-from``: a checkpoint file, or a run folder meaning its last checkpoint."""
+    from gancore.sweep import EXPERIMENT_REF
+
+    if source.startswith(EXPERIMENT_REF):
+        name = source.removeprefix(EXPERIMENT_REF)
+        raise ConfigError(
+            f"--init-from {source} names another experiment of a sweep: run this config with"
+            f" `gan sweep {name}.toml THIS.toml`, or pass --init-from RUN_FOLDER"
+        )
     path = Path(source)
     if path.is_dir():
         return RunDir(path).require().last
