@@ -6,8 +6,9 @@ the sweep goes on. The layout under ``--out``:
 
     <out>/<experiment>/seed-<s>/     a normal run folder, with eval.json once evaluated
     <out>/logs/<experiment>-seed-<s>.log    what the job printed
-    <out>/logs/<experiment>-seed-<s>.json   its status: trained, evaluated or failed, and why
+    <out>/logs/<experiment>-seed-<s>.json   its state (trained, evaluated, interrupted, failed) and why
 
+Ctrl-C stops the running jobs (each saves a checkpoint, as `gan run` does) and starts no other.
 Running the same sweep again skips evaluated jobs, evaluates trained ones, resumes interrupted ones
 from their last checkpoint and leaves failed ones alone (delete the run folder to retry one).
 """
@@ -27,7 +28,7 @@ from pathlib import Path
 import attrs
 
 from gancore.config import read_toml
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, Interrupted
 from gancore.rundir import write_atomic
 
 #: ``init_from = "experiment:NAME"`` in a config: the run of experiment NAME with the same seed
@@ -153,14 +154,26 @@ class Runner:
         self.lock = threading.Lock()
         self.finished: dict[Job, threading.Event] = {}
         self.status: dict[Job, dict] = {}
+        self.stopping = False
 
     def run(self, jobs: list[Job]) -> dict[Job, dict]:
         (self.settings.out / "logs").mkdir(parents=True, exist_ok=True)
         self.finished = {job: threading.Event() for job in jobs}
-        with ThreadPoolExecutor(max_workers=len(self.settings.devices)) as pool:
-            # jobs start in plan order, so a warm-start source has always started before its users wait
-            for future in [pool.submit(self._one, job) for job in jobs]:
+        pool = ThreadPoolExecutor(max_workers=len(self.settings.devices))
+        # jobs start in plan order, so a warm-start source has always started before its users wait
+        futures = [pool.submit(self._one, job) for job in jobs]
+        try:
+            for future in futures:
                 future.result()
+        except KeyboardInterrupt:
+            # Ctrl-C reached the running jobs too: they save a checkpoint and stop; start no other
+            self.stopping = True
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise Interrupted(
+                f"sweep interrupted; running jobs saved a checkpoint (logs in {self.settings.out / 'logs'})."
+                " Run the same command again to continue"
+            ) from None
+        pool.shutdown()
         return self.status
 
     def _one(self, job: Job) -> None:
@@ -177,6 +190,8 @@ class Runner:
         if status.get("state") in ("evaluated", "failed"):
             self.say(f"{job.label}: {status['state']} earlier, skipped")
             return status
+        if self.stopping:
+            return {"state": "not started"}
         source = job.init_from
         if source is not None and self.status.get(source, {}).get("state") not in ("trained", "evaluated"):
             return self._record(job, {"state": "failed", "reason": f"its warm start {source.label} failed"})
@@ -185,7 +200,7 @@ class Runner:
         try:
             if status.get("state") != "trained":
                 status = self._step(job, "train", run_command(job, self.settings, device), "trained", status)
-                if status["state"] == "failed":
+                if status["state"] != "trained":  # failed, or interrupted
                     return status
             return self._step(job, "eval", eval_command(job, self.settings, device), "evaluated", status)
         finally:
@@ -202,6 +217,8 @@ class Runner:
             code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=self._env())
         seconds = round(time.perf_counter() - began, 1)
         status = {**status, f"{what}_seconds": seconds, "experiment": job.experiment, "seed": job.seed}
+        if code == Interrupted.exit_code or (code != 0 and self.stopping):  # a later sweep resumes it
+            return self._record(job, {**status, "state": "interrupted"})
         if code != 0:
             reason = _last_line(job.log_path(out)) or f"exit code {code}"
             return self._record(job, {**status, "state": "failed", "exit_code": code, "reason": reason})
