@@ -185,19 +185,23 @@ def monitor_keys(runs: list[RunSummary]) -> list[str]:
     return list(keys)
 
 
-def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: Path, log_y: bool) -> Path:
+def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: Path, y_scale: str) -> Path:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(keys), figsize=(6 * len(keys), 4), squeeze=False)
     for ax, key in zip(axes.flat, keys, strict=True):
+        # twenty distinct colours, then the same colours dashed: no two experiments look alike
+        ax.set_prop_cycle(plt.cycler(linestyle=["-", "--"]) * plt.cycler(color=plt.cm.tab20.colors))
         for name, runs in groups.items():
             xs, ys = _mean_curve(runs, key, x)
             if xs:
                 ax.plot(xs, ys, label=name, marker="." if len(xs) < 20 else None)
         ax.set_title(key)
         ax.set_xlabel(x)
-        if log_y:
-            ax.set_yscale("log")
+        if y_scale == "symlog":  # losses can be negative, and one diverging run can dwarf the rest
+            ax.set_yscale("symlog", linthresh=1.0)
+        else:
+            ax.set_yscale(y_scale)
         ax.grid(alpha=0.3)
     axes.flat[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
@@ -232,11 +236,11 @@ def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")  # files only, no display
     runs = [r for rs in groups.values() for r in rs]
-    written = [_curves(groups, ["d_loss", "g_loss"], "step", out / "losses.png", log_y=False)]
+    written = [_curves(groups, ["d_loss", "g_loss"], "step", out / "losses.png", "symlog")]
     if any("eval/fid" in row for r in runs for row in r.rows):
-        written.append(_curves(groups, ["eval/fid"], "epoch", out / "fid.png", log_y=True))
+        written.append(_curves(groups, ["eval/fid"], "epoch", out / "fid.png", "log"))
     if keys := monitor_keys(runs):
-        written.append(_curves(groups, keys, "step", out / "lipschitz.png", log_y=True))
+        written.append(_curves(groups, keys, "step", out / "lipschitz.png", "log"))
     if (picture := _samples(groups, out / "samples.png")) is not None:
         written.append(picture)
     return written
