@@ -140,9 +140,9 @@ def set_matmul_precision(precision: str) -> None:
 
 
 def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: float, device: torch.device):
-    """Adam (fused on CUDA), RMSprop or SGD, as the config says."""
+    """Adam (fused: one kernel per step on CUDA, one loop on the CPU), RMSprop or SGD, as configured."""
     if config.optimizer == "adam":
-        fused = True if device.type == "cuda" else None
+        fused = True if device.type in ("cuda", "cpu") else None
         return torch.optim.Adam(
             params, lr=lr, betas=(config.beta1, config.beta2), weight_decay=weight_decay, fused=fused
         )
