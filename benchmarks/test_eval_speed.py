@@ -9,32 +9,20 @@ samples, their Gaussian fit and FID, the 10k x 10k k-NN work and the class histo
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
 N = 10_000
 
 
-def _mnist() -> Path | None:
-    for candidate in (os.environ.get("GANCORE_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-            return Path(candidate)
-    return None
-
-
 @pytest.fixture(scope="module")
-def samples() -> torch.Tensor:
-    root = _mnist()
-    if root is None:
-        pytest.skip("the real MNIST is not in ../shared/data or $GANCORE_DATA")
+def samples(mnist_root: Path) -> torch.Tensor:
     from gancore.data import load_torchvision_images
 
     # stand-in for 10,000 generated digits: real training images, as float in [-1, 1]
-    images = load_torchvision_images("MNIST", root, train=True)[0][:N]
+    images = load_torchvision_images("MNIST", mnist_root, train=True)[0][:N]
     return images.float() / 127.5 - 1
 
 
@@ -49,10 +37,12 @@ def samples() -> torch.Tensor:
         ),
     ],
 )
-def test_evaluate_10k(benchmark, samples: torch.Tensor, device: str, budget_s: float) -> None:
+def test_evaluate_10k(
+    benchmark, samples: torch.Tensor, mnist_root: Path, device: str, budget_s: float
+) -> None:
     from gancore.metrics.evaluate import evaluate
 
-    root = _mnist()
+    root = mnist_root
     evaluate(samples[:100], data_dir=root, device=device)  # warm up: real statistics, weights, kernels
 
     def once() -> dict:

@@ -1,53 +1,111 @@
-"""Training-step throughput of the engine (one generator step with its critic steps per round).
+"""Training throughput: gancore's step against the hand-written loop, in the same run.
 
-Run with `nox -s bench`. The numbers are steps per second (pytest-benchmark reports rounds/s as OPS).
+    nox -s bench                     # or: python -m pytest benchmarks --benchmark-only
+
+Every case trains on the real MNIST (../shared/data or $GANCORE_DATA; skipped without it). A step
+is one generator step with its critic steps (five for wgan-gp), gathered from the data on the
+device exactly as `gan run` does (``Trainer.iteration``). Each round ends with the one host sync a
+metrics row costs. Figures are steps per second (``steps_per_second`` in the saved JSON; the terminal
+summary prints the gancore / plain-loop ratios). How to read them: docs/performance.md.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
+from benchmarks.conftest import record
+from benchmarks.plain_loop import PlainLoop
 from gancore.config import resolve
-from gancore.engine import Stats, critic_step, generator_step
-from gancore.pipeline import build, make_optimizer
+from gancore.engine import SilentReporter, Stats, epoch_permutation, steps_per_epoch
 from gancore.plugins import get_registry
-from gancore.records import DataSpec
+from gancore.rundir import RunDir
+from gancore.runs import make_trainer, start
 
-MNIST = DataSpec((1, 28, 28), "image", num_classes=10)
+PIPELINES = {
+    "vanilla": {"loss": "vanilla"},
+    "wgan-gp": {"loss": "wgan-gp"},
+    "fgan-kl": {"loss": "fgan-kl"},
+    "lsgan+icr": {"loss": "lsgan", "regs": ["icr"]},
+}
 
 
-def make_step(device: str, loss: str, critic: str, batch: int):
-    registry = get_registry()
-    config = resolve(registry, {"loss": loss, "critic": critic, "batch_size": batch, "device": device}, {})
-    dev = torch.device(device)
-    pipe = build(config, registry, MNIST, dev)
-    opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, dev)
-    opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, 0.0, dev)
-    data = torch.randint(0, 256, (batch * 16, 1, 28, 28), dtype=torch.uint8, device=dev)
-    stats = Stats()
+def settings(pipeline: str, critic: str, batch: int, device: str, root: Path, **more):
+    explicit = {**PIPELINES[pipeline], "critic": critic, "batch_size": batch, "device": device}
+    return resolve(get_registry(), {**explicit, "data_dir": str(root), **more}, {})
 
-    def step(i: int = 0) -> None:
-        real = data[(i % 16) * batch : (i % 16 + 1) * batch].float().div(127.5).sub(1)
-        for _ in range(config.n_critic):
-            critic_step(pipe, opt_d, real, i, 0, stats)
-        generator_step(pipe, opt_g, real, i, 0, stats)
 
-    return step
+def steps_per_round(device: str, batch: int, n_critic: int) -> int:
+    """About a tenth of a second to a second of work per round, whatever the case."""
+    base = {("cpu", 64): 10, ("cpu", 512): 2, ("cuda", 64): 300, ("cuda", 512): 100}[device, batch]
+    return max(1, base // n_critic)
+
+
+def epoch_rounds(device: str) -> dict[str, int]:
+    """A CPU epoch takes most of a minute: one round; on a GPU, three after a warm-up."""
+    return {"rounds": 1, "warmup_rounds": 0} if device == "cpu" else {"rounds": 3, "warmup_rounds": 1}
 
 
 @pytest.mark.parametrize("critic", ["mlp", "conv"])
 @pytest.mark.parametrize("batch", [64, 512])
-def test_vanilla_step(benchmark, device, critic, batch):
-    step = make_step(device, "vanilla", critic, batch)
-    for i in range(5):  # warm-up: allocator, cuDNN autotuning
-        step(i)
+@pytest.mark.parametrize("pipeline", list(PIPELINES))
+def test_gancore_step(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path):
+    measure_gancore(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path)
 
-    def ten_steps():
-        for i in range(10):
-            step(i)
+
+def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, precision="tf32") -> None:
+    config = settings(pipeline, critic, batch, device, root, precision=precision)
+    trainer = make_trainer(config, get_registry(), RunDir(tmp_path / "run"), SilentReporter())
+    per_epoch = steps_per_epoch(len(trainer.data), batch, config.n_critic)
+    perm = epoch_permutation(len(trainer.data), config.seed, 0, trainer.pipe.model.device)
+    stats, done = Stats(), [0]
+    n = steps_per_round(device, batch, config.n_critic)
+
+    def steps() -> None:
+        for _ in range(n):
+            step = done[0]
+            trainer.iteration(perm, step % per_epoch, step, 0, stats)
+            done[0] += 1
+        stats.read()  # the one sync per metrics row; it also waits for the device to finish
+
+    benchmark.pedantic(steps, rounds=5, warmup_rounds=2)
+    name = pipeline if precision == "tf32" else f"{pipeline} {precision}"
+    record(benchmark, ("gancore", name, critic, batch, device), n)
+
+
+@pytest.mark.parametrize("critic", ["mlp", "conv"])
+@pytest.mark.parametrize("batch", [64, 512])
+def test_gancore_step_bf16(benchmark, critic, batch, device, mnist_root, tmp_path):
+    """The vanilla cases again with ``--precision bf16`` (bfloat16 autocast of the forward passes)."""
+    measure_gancore(benchmark, "vanilla", critic, batch, device, mnist_root, tmp_path, precision="bf16")
+
+
+@pytest.mark.parametrize("critic", ["mlp", "conv"])
+@pytest.mark.parametrize("batch", [64, 512])
+def test_plain_loop_step(benchmark, critic, batch, device, mnist_root):
+    loop = PlainLoop(mnist_root, critic, batch, device)
+    n = steps_per_round(device, batch, 1)
+    benchmark.pedantic(loop.steps, args=(n,), rounds=5, warmup_rounds=2)  # .item() syncs every step
+    record(benchmark, ("plain", "vanilla", critic, batch, device), n)
+
+
+def test_gancore_epoch(benchmark, device, mnist_root, tmp_path):
+    """One full MNIST epoch of `gan run` at batch 64: data load, steps, grid, checkpoint, config."""
+    config = settings("vanilla", "mlp", 64, device, mnist_root, epochs=1)
+    folders = iter(tmp_path / f"run-{i}" for i in range(100))
+
+    def epoch() -> None:
+        start(config, next(folders))
         if device == "cuda":
             torch.cuda.synchronize()
 
-    benchmark.pedantic(ten_steps, rounds=10, warmup_rounds=1)
-    benchmark.extra_info["steps_per_round"] = 10
+    benchmark.pedantic(epoch, **epoch_rounds(device))
+    record(benchmark, ("gancore-epoch", "vanilla", "mlp", 64, device), 60_000 // 64)
+
+
+def test_plain_loop_epoch(benchmark, device, mnist_root):
+    loop = PlainLoop(mnist_root, "mlp", 64, device)
+    benchmark.pedantic(loop.epoch, **epoch_rounds(device))
+    record(benchmark, ("plain-epoch", "vanilla", "mlp", 64, device), 60_000 // 64)

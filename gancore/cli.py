@@ -171,6 +171,9 @@ def run(
         typer.Option("--lr-warmup/--no-lr-warmup", help="lr/100, then lr/10 for the first epochs"),
     ] = None,
     init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
+    precision: Opt[
+        str | None, typer.Option(help="fp32, tf32 (TF32 matmuls on CUDA) or bf16 autocast (default tf32)")
+    ] = None,
     seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,

@@ -47,6 +47,15 @@ def _device(instance: Any, attribute: attrs.Attribute, value: str) -> None:
         raise ValueError(f"unknown device {value!r}; use auto, cpu, cuda, cuda:N or mps") from None
 
 
+def _one_of(*choices: str):
+    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            flag = "--" + attribute.name.replace("_", "-")
+            raise ValueError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
+
+    return check
+
+
 _names = v.deep_iterable(v.instance_of(str), v.instance_of(tuple))
 _tuple = attrs.field(factory=tuple, converter=tuple, validator=_names)
 
@@ -74,7 +83,7 @@ class RunConfig:
     epochs: int = attrs.field(default=10, validator=_non_negative)
     steps: int = attrs.field(default=0, validator=_non_negative)
     # optimisation
-    optimizer: str = attrs.field(default="adam", validator=v.in_(("adam", "rmsprop", "sgd")))
+    optimizer: str = attrs.field(default="adam", validator=_one_of("adam", "rmsprop", "sgd"))
     lr_g: float = attrs.field(default=2e-4, validator=_positive)
     lr_d: float = attrs.field(default=2e-4, validator=_positive)
     beta1: float = attrs.field(default=0.5, validator=_beta)
@@ -86,6 +95,8 @@ class RunConfig:
     lr_warmup: bool = False  # learning rates at 1/100, then 1/10 of their value for the first two epochs
     init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # bookkeeping
+    # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
+    precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
     seed: int = 0
     device: str = attrs.field(default="auto", validator=_device)
     log_every: int = attrs.field(default=50, validator=_positive)

@@ -108,13 +108,14 @@ def critic_step(
     """One optimizer step of the critic; returns (total loss, the detached fake batch)."""
     model, loss = pipe.model, pipe.loss
     z = model.latent(real.shape[0])
-    with torch.no_grad():
-        fake = model.generate(z)
-    real_out, fake_out = model.score(real), model.score(fake)
-    adversarial = loss.critic_loss(real_out, fake_out)
-    ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
-    terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
-    total = adversarial + sum(terms.values()) if terms else adversarial
+    with pipe.autocast():
+        with torch.no_grad():
+            fake = model.generate(z).float()  # what regularizers see is float32 whatever the precision
+        real_out, fake_out = model.score(real).float(), model.score(fake).float()
+        adversarial = loss.critic_loss(real_out, fake_out)
+        ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
+        terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
+        total = adversarial + sum(terms.values()) if terms else adversarial
     opt.zero_grad(set_to_none=True)
     total.backward()
     norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
@@ -141,15 +142,16 @@ def generator_step(
     """One optimizer step of the generator through a frozen critic; returns the total loss."""
     model, loss = pipe.model, pipe.loss
     z = model.latent(real.shape[0])
-    fake = model.generate(z)
     for p in pipe.critic_params:  # no weight gradients for the critic in this step
         p.requires_grad_(False)
     try:
-        fake_out = model.score(fake)
-        adversarial = loss.generator_loss(fake_out)
-        ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
-        terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
-        total = adversarial + sum(terms.values()) if terms else adversarial
+        with pipe.autocast():
+            fake = model.generate(z).float()
+            fake_out = model.score(fake).float()
+            adversarial = loss.generator_loss(fake_out)
+            ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
+            terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
+            total = adversarial + sum(terms.values()) if terms else adversarial
         opt.zero_grad(set_to_none=True)
         total.backward()
     finally:
@@ -260,6 +262,20 @@ class Trainer:
         self.run.append_metrics(row)
         return row
 
+    def iteration(
+        self, perm: Tensor, pos: int, step: int, epoch: int, stats: Stats
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """Generator step ``step``: ``n_critic`` critic steps on the next real batches of ``perm``,
+        then ``n_gen`` generator steps. Returns (critic loss, generator loss, last real, last fake)."""
+        p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
+        for k in range(cfg.n_critic):
+            at = (pos * cfg.n_critic + k) * batch
+            real = self.data.decode(self.data.x[perm[at : at + batch]])
+            d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats)
+        for _ in range(cfg.n_gen):
+            g_total = generator_step(p, self.opt_g, real, step, epoch, stats)
+        return d_total, g_total, real, fake
+
     def total_steps(self) -> int:
         cfg = self.pipe.config
         return cfg.steps or cfg.epochs * steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
@@ -267,8 +283,8 @@ class Trainer:
     def train(self, start: int, stop: StopFlag) -> int:
         """Train from step ``start`` to the configured length; returns the final step."""
         p, cfg, data = self.pipe, self.pipe.config, self.data
-        device, batch = p.model.device, cfg.batch_size
-        per_epoch = steps_per_epoch(len(data), batch, cfg.n_critic)
+        device = p.model.device
+        per_epoch = steps_per_epoch(len(data), cfg.batch_size, cfg.n_critic)
         total = self.total_steps()
         fixed_z = p.model.latent(
             GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
@@ -287,12 +303,7 @@ class Trainer:
                 set_learning_rates(self.opt_g, cfg.lr_g, epoch, cfg.lr_warmup)
                 set_learning_rates(self.opt_d, cfg.lr_d, epoch, cfg.lr_warmup)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
-            for k in range(cfg.n_critic):
-                at = (pos * cfg.n_critic + k) * batch
-                real = data.decode(data.x[perm[at : at + batch]])
-                d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats)
-            for _ in range(cfg.n_gen):
-                g_total = generator_step(p, self.opt_g, real, step, epoch, stats)
+            d_total, g_total, real, fake = self.iteration(perm, pos, step, epoch, stats)
             window.append((step, d_total.detach(), g_total.detach()))
 
             done = step + 1

@@ -19,6 +19,7 @@ from gancore.pipeline import (
     load_data,
     make_optimizer,
     plugin_versions,
+    set_matmul_precision,
 )
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
@@ -28,10 +29,12 @@ from gancore.rundir import RunDir, write_atomic
 RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples")
 
 
-def _trainer(
+def make_trainer(
     config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter, warm_start: bool = False
 ) -> Trainer:
+    """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
     device = resolve_device(config.device)
+    set_matmul_precision(config.precision)
     source = warm_start_checkpoint(config.init_from) if warm_start and config.init_from else None
     if config.eval_every:
         from gancore.metrics import features
@@ -60,7 +63,7 @@ def start(
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
-    trainer = _trainer(config, registry, run, reporter or SilentReporter(), warm_start=True)
+    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), warm_start=True)
     run.create()
     write_atomic(run.config, config.to_toml(plugin_versions()))
     with ctrl_c_requests_stop() as stop:
@@ -109,7 +112,7 @@ def resume(
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
     config = attrs.evolve(config, **overrides)
-    trainer = _trainer(config, registry, run, reporter or SilentReporter())
+    trainer = make_trainer(config, registry, run, reporter or SilentReporter())
     p = trainer.pipe
     meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
     step = int(meta["step"])

@@ -34,6 +34,16 @@ def single_thread() -> Iterator[None]:
         torch.set_num_threads(threads)
 
 
+def find_mnist(fallback: Path) -> Path | None:
+    """A folder holding the real MNIST (``MNIST/raw``, train and test): ``$GANCORE_DATA``, else
+    ``fallback``; None when neither has it (tests and benchmarks that need it skip)."""
+    for candidate in (os.environ.get("GANCORE_DATA"), fallback):
+        raw = Path(candidate or "") / "MNIST" / "raw"
+        if candidate and all((raw / f"{s}-images-idx3-ubyte").is_file() for s in ("train", "t10k")):
+            return Path(candidate)
+    return None
+
+
 def gan(*args: str | os.PathLike) -> tuple[int, str]:
     """Run the `gan` CLI in this process; returns (exit code, stdout and stderr)."""
     from typer.testing import CliRunner

@@ -66,10 +66,7 @@ def fresh_plugin_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 
 def shared_mnist() -> Path | None:
-    for candidate in (os.environ.get("GANCORE_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "MNIST" / "raw" / "train-images-idx3-ubyte").is_file():
-            return Path(candidate)
-    return None
+    return testing.find_mnist(REPO.parent / "shared" / "data")
 
 
 @attrs.define

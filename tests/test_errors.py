@@ -22,7 +22,7 @@ RING = ["--dataset", "ring8", "--device", "cpu"]
         (["--dropout", "0.3"], "--dropout is an option of critic 'conv', critic 'mlp'"),
         (["--toy-width", "many"], "--toy-width expects a int, got 'many'"),
         (["--toy-width", "0"], "generator 'toy': 'toy_width' must be > 0"),
-        (["--optimizer", "adamw"], "'optimizer' must be in"),
+        (["--optimizer", "adamw"], "--optimizer must be one of adam, rmsprop, sgd; got 'adamw'"),
         (["--config", "missing.toml"], "config file missing.toml does not exist"),
     ],
 )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+
+from gancore import testing
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -20,17 +21,10 @@ def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path / "cache" / "eval"
 
 
-def find_mnist() -> Path | None:
-    for candidate in (os.environ.get("GANCORE_DATA"), REPO.parent / "shared" / "data"):
-        if candidate and (Path(candidate) / "MNIST" / "raw" / "t10k-images-idx3-ubyte").is_file():
-            return Path(candidate)
-    return None
-
-
 @pytest.fixture
 def mnist() -> Path:
     """The real MNIST root; the test is skipped without it."""
-    root = find_mnist()
+    root = testing.find_mnist(REPO.parent / "shared" / "data")
     if root is None:
         pytest.skip("the real MNIST is not in ../shared/data or $GANCORE_DATA")
     return root
