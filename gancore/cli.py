@@ -283,7 +283,8 @@ def report(
 @reports_errors
 def sweep(
     configs: Opt[list[Path], typer.Argument(help="experiment config files (e.g. experiments/*.toml)")],
-    seeds: Opt[int, typer.Option(help="seeds per config: 0, 1, ... N-1")] = 1,
+    seeds: Opt[int, typer.Option(help="seeds per config: K, K+1, ... K+N-1 (K is --first-seed)")] = 1,
+    first_seed: Opt[int, typer.Option(help="the first seed (fresh seeds to confirm a result)")] = 0,
     out: Opt[Path, typer.Option(help="folder of the sweep's runs, logs and report")] = Path("runs/sweep"),
     devices: Opt[
         str, typer.Option(help="comma-separated devices, one job on each at a time (cuda:0,cuda:1)")
@@ -302,6 +303,8 @@ def sweep(
 
     if seeds < 1:
         raise GancoreError(f"--seeds must be at least 1, got {seeds}")
+    if first_seed < 0:
+        raise GancoreError(f"--first-seed must be >= 0, got {first_seed}")
     device_list = tuple(d.strip() for d in devices.split(",") if d.strip())
     if not device_list:
         raise GancoreError("--devices is empty; give e.g. --devices cpu or --devices cuda:0,cuda:1")
@@ -312,7 +315,7 @@ def sweep(
             raise GancoreError(f"--{name} must be >= 0, got {value}")
     settings = sw.Settings(out=out, devices=device_list, epochs=epochs, steps=steps, data_dir=data_dir,
                            eval_every=eval_every, eval_samples=eval_samples, n_real=n_real)  # fmt: skip
-    jobs = sw.plan(configs, list(range(seeds)), out)
+    jobs = sw.plan(configs, list(range(first_seed, first_seed + seeds)), out)
     err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {', '.join(device_list)}")
     status = sw.Runner(settings, lambda line: err.print(line, highlight=False)).run(jobs)
     folders = [job.folder for job in jobs if (job.folder / "config.toml").is_file()]

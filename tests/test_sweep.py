@@ -55,6 +55,7 @@ def test_sweep_cli_bad_input_is_one_line(tmp_path: Path) -> None:
         (["--seeds", "0"], "--seeds must be at least 1"),
         (["--devices", "gpu7"], "unknown device 'gpu7'"),
         (["--epochs", "-1"], "--epochs must be >= 0"),
+        (["--first-seed", "-2"], "--first-seed must be >= 0, got -2"),
     ]:
         code, output = gan("sweep", config, "--out", tmp_path / "out", *args)
         assert code == 2 and message in output and len(output.strip().splitlines()) == 1, output
