@@ -94,9 +94,9 @@ class RunConfig:
     n_gen: int = attrs.field(default=1, validator=_positive)
     lr_warmup: bool = False  # learning rates at 1/100, then 1/10 of their value for the first two epochs
     init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
-    # bookkeeping
     # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
     precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
+    # bookkeeping
     seed: int = 0
     device: str = attrs.field(default="auto", validator=_device)
     log_every: int = attrs.field(default=50, validator=_positive)
