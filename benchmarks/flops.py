@@ -15,14 +15,12 @@ import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils.flop_counter import flop_registry
 
+from benchmarks.plain_loop import MNIST
 from benchmarks.test_step_throughput import PIPELINES
 from gancore.config import resolve
 from gancore.engine import Stats, critic_step, generator_step
 from gancore.pipeline import build, make_optimizer
 from gancore.plugins import get_registry
-from gancore.records import DataSpec
-
-MNIST = DataSpec((1, 28, 28), "image", num_classes=10)
 
 
 class CountFlops(TorchDispatchMode):

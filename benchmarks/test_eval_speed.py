@@ -42,11 +42,10 @@ def test_evaluate_10k(
 ) -> None:
     from gancore.metrics.evaluate import evaluate
 
-    root = mnist_root
-    evaluate(samples[:100], data_dir=root, device=device)  # warm up: real statistics, weights, kernels
+    evaluate(samples[:100], data_dir=mnist_root, device=device)  # warm up: real statistics, weights, kernels
 
     def once() -> dict:
-        result = evaluate(samples, data_dir=root, device=device)
+        result = evaluate(samples, data_dir=mnist_root, device=device)
         if device == "cuda":
             torch.cuda.synchronize()
         return result

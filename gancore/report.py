@@ -88,8 +88,6 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
             found.extend(inside)
         else:
             raise ConfigError(f"{path} is neither a run folder nor a folder of runs")
-    if not found:
-        raise ConfigError("give at least one run folder, e.g. gan report runs/*")
     return list(dict.fromkeys(found))
 
 
