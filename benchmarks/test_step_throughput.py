@@ -55,8 +55,9 @@ def test_gancore_step(benchmark, pipeline, critic, batch, device, mnist_root, tm
     measure_gancore(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path)
 
 
-def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, precision="tf32") -> None:
-    config = settings(pipeline, critic, batch, device, root, precision=precision)
+def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, **speed) -> None:
+    """``speed``: the speed settings of the case (precision, compile, cuda_graphs), named in its key."""
+    config = settings(pipeline, critic, batch, device, root, **speed)
     trainer = make_trainer(config, get_registry(), RunDir(tmp_path / "run"), SilentReporter())
     per_epoch = steps_per_epoch(len(trainer.data), batch, config.n_critic)
     perm = epoch_permutation(len(trainer.data), config.seed, 0, trainer.pipe.model.device)
@@ -70,8 +71,8 @@ def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, 
             done[0] += 1
         stats.read()  # the one sync per metrics row; it also waits for the device to finish
 
-    benchmark.pedantic(steps, rounds=5, warmup_rounds=2)
-    name = pipeline if precision == "tf32" else f"{pipeline} {precision}"
+    benchmark.pedantic(steps, rounds=5, warmup_rounds=2)  # compiling and recording happen in the warm-up
+    name = " ".join([pipeline, *(str(v) if k == "precision" else k for k, v in speed.items() if v)])
     record(benchmark, ("gancore", name, critic, batch, device), n)
 
 
@@ -80,6 +81,26 @@ def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, 
 def test_gancore_step_bf16(benchmark, critic, batch, device, mnist_root, tmp_path):
     """The vanilla cases again with ``--precision bf16`` (bfloat16 autocast of the forward passes)."""
     measure_gancore(benchmark, "vanilla", critic, batch, device, mnist_root, tmp_path, precision="bf16")
+
+
+@pytest.mark.parametrize("critic", ["mlp", "conv"])
+@pytest.mark.parametrize("batch", [64, 512])
+@pytest.mark.parametrize("pipeline", ["vanilla", "wgan-gp"])
+def test_gancore_step_compiled(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path):
+    """``--compile``: the step's generator and critic passes through torch.compile."""
+    measure_gancore(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path, compile=True)
+
+
+@pytest.mark.parametrize("critic", ["mlp", "conv"])
+@pytest.mark.parametrize("batch", [64, 512])
+@pytest.mark.parametrize("pipeline", list(PIPELINES))
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+def test_gancore_step_cuda_graphs(benchmark, pipeline, critic, batch, compiled, mnist_root, tmp_path):
+    """``--cuda-graphs`` (with and without ``--compile``): the whole iteration replayed as one graph."""
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    speed = {"compile": compiled, "cuda_graphs": True}
+    measure_gancore(benchmark, pipeline, critic, batch, "cuda", mnist_root, tmp_path, **speed)
 
 
 @pytest.mark.parametrize("critic", ["mlp", "conv"])

@@ -174,6 +174,14 @@ def run(
     precision: Opt[
         str | None, typer.Option(help="fp32, tf32 (TF32 matmuls on CUDA) or bf16 autocast (default tf32)")
     ] = None,
+    compile: Opt[
+        bool | None,
+        typer.Option("--compile/--no-compile", help="torch.compile the generator and critic passes"),
+    ] = None,
+    cuda_graphs: Opt[
+        bool | None,
+        typer.Option("--cuda-graphs/--no-cuda-graphs", help="replay each step as a CUDA graph (CUDA only)"),
+    ] = None,
     seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,

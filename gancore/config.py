@@ -96,6 +96,8 @@ class RunConfig:
     init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
     precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
+    compile: bool = False  # torch.compile the engine's own generator and critic passes
+    cuda_graphs: bool = False  # record each epoch's iteration once as a CUDA graph, then replay it
     # bookkeeping
     seed: int = 0
     device: str = attrs.field(default="auto", validator=_device)

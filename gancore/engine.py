@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from gancore import checkpoint, schedule
 from gancore.errors import ConfigError, Diverged, Interrupted
+from gancore.graphs import GraphedIteration
 from gancore.images import save_samples_picture
 from gancore.pipeline import Pipeline
 from gancore.records import CriticStepContext, Data, GeneratorStepContext, MonitorContext
@@ -49,7 +50,11 @@ class SilentReporter:
 
 
 class Stats:
-    """Running sums of scalar tensors, kept on the device and read all at once."""
+    """Running sums of scalar tensors, kept on the device and read all at once.
+
+    The sums are added to in place and zeroed in place when read, so the same buffers serve a whole
+    run: a step recorded as a CUDA graph (``--cuda-graphs``) keeps adding into them on every replay.
+    """
 
     def __init__(self) -> None:
         self.sums: dict[str, Tensor] = {}
@@ -58,15 +63,21 @@ class Stats:
     def add(self, values: dict[str, Tensor]) -> None:
         for key, value in values.items():
             value = value.detach().float()
-            self.sums[key] = self.sums[key] + value if key in self.sums else value
+            if key in self.sums:
+                self.sums[key].add_(value)
+            else:
+                self.sums[key] = value.clone()  # a buffer of its own, never a view of a loss
             self.counts[key] = self.counts.get(key, 0) + 1
 
     def read(self) -> dict[str, float]:
-        if not self.sums:
+        """The mean of every key added since the last read; the sums start again from zero."""
+        keys = [k for k, n in self.counts.items() if n > 0]
+        if not keys:
             return {}
-        values = torch.stack(list(self.sums.values())).tolist()  # the one host sync
-        means = {k: v / self.counts[k] for k, v in zip(self.sums, values, strict=False)}
-        self.sums, self.counts = {}, {}
+        values = torch.stack([self.sums[k] for k in keys]).tolist()  # the one host sync
+        means = {k: v / self.counts[k] for k, v in zip(keys, values, strict=True)}
+        torch._foreach_zero_(list(self.sums.values()))
+        self.counts = dict.fromkeys(self.counts, 0)
         return means
 
 
@@ -110,8 +121,8 @@ def critic_step(
     z = model.latent(real.shape[0])
     with pipe.autocast():
         with torch.no_grad():
-            fake = model.generate(z).float()  # what regularizers see is float32 whatever the precision
-        real_out, fake_out = model.score(real).float(), model.score(fake).float()
+            fake = pipe.generate(z).float()  # what regularizers see is float32 whatever the precision
+        real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
         adversarial = loss.critic_loss(real_out, fake_out)
         ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
         terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
@@ -146,8 +157,8 @@ def generator_step(
         p.requires_grad_(False)
     try:
         with pipe.autocast():
-            fake = model.generate(z).float()
-            fake_out = model.score(fake).float()
+            fake = pipe.generate(z).float()
+            fake_out = pipe.score(fake).float()
             adversarial = loss.generator_loss(fake_out)
             ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
             terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
@@ -203,6 +214,10 @@ class Trainer:
     run: RunDir
     reporter: Reporter = attrs.field(factory=SilentReporter)
     last_saved: int | None = None
+    graphed: GraphedIteration | None = attrs.field(init=False)
+
+    def __attrs_post_init__(self) -> None:
+        self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
 
     def save(self, step: int, also_numbered: bool = False) -> None:
         p = self.pipe
@@ -267,10 +282,18 @@ class Trainer:
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """Generator step ``step``: ``n_critic`` critic steps on the next real batches of ``perm``,
         then ``n_gen`` generator steps. Returns (critic loss, generator loss, last real, last fake)."""
+        per_step = self.pipe.config.n_critic * self.pipe.config.batch_size
+        stored = self.data.x[perm[pos * per_step : (pos + 1) * per_step]]  # this step's real batches
+        return (self.graphed or self.step_body)(stored, step, epoch, stats)
+
+    def step_body(
+        self, stored: Tensor, step: int, epoch: int, stats: Stats
+    ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The iteration on its real batches as stored (``n_critic`` of them, one after the other):
+        everything from decoding them to the last optimizer step, and nothing that reads the host."""
         p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
         for k in range(cfg.n_critic):
-            at = (pos * cfg.n_critic + k) * batch
-            real = self.data.decode(self.data.x[perm[at : at + batch]])
+            real = self.data.decode(stored[k * batch : (k + 1) * batch])
             d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats)
         for _ in range(cfg.n_gen):
             g_total = generator_step(p, self.opt_g, real, step, epoch, stats)

@@ -59,16 +59,28 @@ class Pipeline:
     sampler: Sampler
     generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
+    #: the training step's own passes: ``model.generate`` and ``model.score``, compiled with --compile
+    generate: Callable[[Tensor], Tensor] = attrs.field(init=False)
+    score: Callable[[Tensor], Tensor] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         # the trainable parameters; anything a plugin froze stays frozen
         self.generator_params = [p for p in self.model.generator.parameters() if p.requires_grad]
         self.critic_params = [p for p in self.model.critic.parameters() if p.requires_grad]
+        self.generate, self.score = self.model.generate, self.model.score
+        if self.config.compile:
+            # Only the step's own passes: what components call through ``ctx.model`` stays eager,
+            # because a compiled critic cannot be differentiated twice (a gradient penalty does).
+            # The compiled functions share the modules' parameters, so nothing is copied.
+            self.generate, self.score = torch.compile(self.generate), torch.compile(self.score)
 
     def autocast(self) -> torch.autocast:
         """The forward passes' precision: bfloat16 autocast with ``--precision bf16``, else off."""
-        device = self.model.device.type
-        return torch.autocast(device, dtype=torch.bfloat16, enabled=self.config.precision == "bf16")
+        device, cfg = self.model.device.type, self.config
+        # autocast's cache of cast weights would outlive a CUDA graph's recording: off with --cuda-graphs
+        return torch.autocast(
+            device, dtype=torch.bfloat16, enabled=cfg.precision == "bf16", cache_enabled=not cfg.cuda_graphs
+        )
 
     def components(self) -> list[Any]:
         """The component objects the loop calls (the ones whose options can follow a schedule)."""
@@ -140,14 +152,20 @@ def set_matmul_precision(precision: str) -> None:
 
 
 def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: float, device: torch.device):
-    """Adam (fused: one kernel per step on CUDA, one loop on the CPU), RMSprop or SGD, as configured."""
+    """Adam (fused: one kernel per step on CUDA, one loop on the CPU), RMSprop or SGD, as configured.
+
+    With ``--cuda-graphs`` Adam and RMSprop keep their step count on the device (``capturable``), so
+    a recorded step advances it on every replay.
+    """
+    capturable = config.cuda_graphs
     if config.optimizer == "adam":
         fused = True if device.type in ("cuda", "cpu") else None
         return torch.optim.Adam(
-            params, lr=lr, betas=(config.beta1, config.beta2), weight_decay=weight_decay, fused=fused
-        )
+            params, lr=lr, betas=(config.beta1, config.beta2), weight_decay=weight_decay, fused=fused,
+            capturable=capturable,
+        )  # fmt: skip
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay)
+        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, capturable=capturable)
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import attrs
 
-from gancore import checkpoint, schedule
+from gancore import checkpoint, graphs, schedule
 from gancore.config import RunConfig, make_config, read_toml, resolve_device
 from gancore.data import resolve_data_dir
 from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop, steps_per_epoch
@@ -34,6 +34,8 @@ def make_trainer(
 ) -> Trainer:
     """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
     device = resolve_device(config.device)
+    if config.cuda_graphs:
+        graphs.check_device(device)
     set_matmul_precision(config.precision)
     source = warm_start_checkpoint(config.init_from) if warm_start and config.init_from else None
     if config.eval_every:

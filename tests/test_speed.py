@@ -1,0 +1,86 @@
+"""The speed settings: --compile changes how the step runs, not what it computes; --cuda-graphs needs
+CUDA; the step's statistics accumulate in buffers that outlive a read (what a recorded step needs)."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from gancore.engine import Stats
+from tests.conftest import gan
+
+# wgan-gp: five critic steps, each with a gradient penalty (a double backward), on uint8 images
+GP_IMAGES = [
+    "--loss",
+    "wgan-gp",
+    "--critic",
+    "conv",
+    "--device",
+    "cpu",
+    "--batch-size",
+    "16",
+    "--log-every",
+    "5",
+]
+
+
+def rows(run) -> list[dict]:
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def test_compiled_step_computes_what_the_eager_step_does(tiny_images, tmp_path):
+    torch._dynamo.reset()
+    torch._dynamo.utils.counters.clear()
+    eager, compiled = tmp_path / "eager", tmp_path / "compiled"
+    common = ["run", "--dataset", tiny_images, *GP_IMAGES, "--steps", "10"]
+    assert gan(*common, "--out", eager).exit_code == 0
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 0
+    result = gan(*common, "--compile", "--out", compiled)
+    assert result.exit_code == 0, result.output
+    assert torch._dynamo.utils.counters["stats"]["unique_graphs"] > 0  # the step's passes were compiled
+    assert tomllib.loads((compiled / "config.toml").read_text())["compile"] is True
+    for a, b in zip(rows(eager), rows(compiled), strict=True):
+        assert a.keys() == b.keys()
+        for key in ("d_loss", "g_loss", "reg/gp", "d_grad_norm", "g_grad_norm", "loss/wasserstein"):
+            assert b[key] == pytest.approx(a[key], rel=1e-4, abs=1e-5), key
+
+
+def test_compiled_run_resumes_bit_for_bit(tmp_path):
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    common = ["run", "--dataset", "ring8", "--device", "cpu", "--batch-size", "64", "--compile"]
+    assert gan(*common, "--steps", "60", "--out", whole).exit_code == 0
+    assert gan(*common, "--steps", "30", "--out", split).exit_code == 0
+    assert gan("run", "--resume", split, "--steps", "60").exit_code == 0
+    left, right = (
+        load_file(whole / "checkpoints/last.safetensors"),
+        load_file(split / "checkpoints/last.safetensors"),
+    )
+    assert left.keys() == right.keys()
+    assert all(left[k].equal(right[k]) for k in left)
+
+
+def test_cuda_graphs_without_cuda_is_one_line(tmp_path):
+    result = gan("run", "--dataset", "ring8", "--device", "cpu", "--cuda-graphs", "--out", tmp_path / "run")
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        "error: --cuda-graphs needs a CUDA device, but this run is on cpu; drop --cuda-graphs"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_stats_accumulate_in_place_and_restart_after_a_read():
+    stats = Stats()
+    loss = torch.tensor(1.0)
+    stats.add({"a": loss, "b": torch.tensor(10.0)})
+    stats.add({"a": torch.tensor(3.0)})
+    assert loss.item() == 1.0  # the first value is copied, never added into
+    buffers = dict(stats.sums)
+    assert stats.read() == {"a": 2.0, "b": 10.0}
+    stats.add({"a": torch.tensor(5.0)})
+    assert stats.read() == {"a": 5.0}  # "b" was not added since the last read: not reported
+    assert all(stats.sums[k] is buffers[k] for k in buffers)  # the same buffers all along
+    assert stats.read() == {}
