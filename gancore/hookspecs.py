@@ -11,6 +11,11 @@ Every component may also carry ``recommends``, a dict of engine settings it work
 example ``{"n_critic": 5, "lr_d": 1e-4}``); they are applied unless the user set that value
 explicitly, and the resolved values are written to the run's config.toml.
 
+Code that runs inside the training step (losses, regularizers, augmentations, priors,
+``after_step``) must not read tensors back to the host and must not branch on the step number:
+with ``--cuda-graphs`` it runs once per epoch, when the step is recorded, and the GPU replays the
+kernels it launched. Draw random numbers with torch on the device; change state in place.
+
 Register a third-party plugin through the entry-point group ``gancore``::
 
     [project.entry-points.gancore]
