@@ -25,8 +25,12 @@ from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
 from gancore.rundir import RunDir, write_atomic
 
-#: settings that may change when a run is resumed; everything else is fixed by its config.toml
-RESUMABLE = ("steps", "epochs", "device", "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples")
+#: settings that may change when a run is resumed (its length, where and how fast it runs, its
+#: bookkeeping); everything else is fixed by its config.toml
+RESUMABLE = (
+    "steps", "epochs", "device", "compile", "cuda_graphs",
+    "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples",
+)  # fmt: skip
 
 
 def make_trainer(
@@ -117,6 +121,10 @@ def resume(
     trainer = make_trainer(config, registry, run, reporter or SilentReporter())
     p = trainer.pipe
     meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
+    for opt in (trainer.opt_g, trainer.opt_d):
+        for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
+            if "capturable" in group:
+                group["capturable"] = config.cuda_graphs
     step = int(meta["step"])
     if step >= trainer.total_steps():
         raise ConfigError(

@@ -63,6 +63,15 @@ def test_compiled_run_resumes_bit_for_bit(tmp_path):
     assert all(left[k].equal(right[k]) for k in left)
 
 
+def test_compile_is_a_speed_setting_a_resume_may_change(tmp_path):
+    run = tmp_path / "run"
+    assert gan("run", "--dataset", "ring8", "--device", "cpu", "--steps", "20", "--out", run).exit_code == 0
+    result = gan("run", "--resume", run, "--steps", "40", "--compile")
+    assert result.exit_code == 0, result.output
+    assert tomllib.loads((run / "config.toml").read_text())["compile"] is True
+    assert [r["step"] for r in rows(run)][-1] == 40
+
+
 def test_cuda_graphs_without_cuda_is_one_line(tmp_path):
     result = gan("run", "--dataset", "ring8", "--device", "cpu", "--cuda-graphs", "--out", tmp_path / "run")
     assert result.exit_code == 2
