@@ -12,6 +12,7 @@ import attrs
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import load_file
 
 from gancore import plugins, testing
 from gancore.components import Dataset
@@ -41,6 +42,14 @@ class Outcome:
 def gan(*args: str | os.PathLike) -> Outcome:
     """Run the `gan` CLI in-process; ``output`` holds stdout and stderr."""
     return Outcome(*testing.gan(*args))
+
+
+def same_tensors(a: Path, b: Path) -> None:
+    """Two safetensors files hold the same keys with bit-identical tensors."""
+    left, right = load_file(a), load_file(b)
+    assert left.keys() == right.keys()
+    for key in left:
+        assert left[key].dtype == right[key].dtype and left[key].equal(right[key]), key
 
 
 @pytest.fixture

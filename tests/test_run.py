@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from safetensors.torch import load_file
 
-from tests.conftest import gan
+from tests.conftest import gan, same_tensors
 
 FAST = ["--dataset", "ring8", "--device", "cpu", "--batch-size", "128", "--log-every", "50"]
 
@@ -101,13 +101,6 @@ def test_image_run_conv_critic_and_png_samples(tmp_path, tiny_images):
     assert images.shape == (7, 1, 16, 16) and images.dtype == np.uint8
 
 
-def _same_tensors(a, b) -> None:
-    left, right = load_file(a), load_file(b)
-    assert left.keys() == right.keys()
-    for key in left:
-        assert left[key].dtype == right[key].dtype and left[key].equal(right[key]), key
-
-
 @pytest.mark.parametrize("extra", [[], ["--critic", "mlp", "--dropout", "0.2", "--n-critic", "2"]])
 def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, extra):
     # 156 steps per epoch at batch 128: stopping at 100 splits an epoch, and 2N crosses into the next
@@ -117,7 +110,7 @@ def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, extra):
     assert gan("run", *FAST, *extra, "--steps", n_steps, "--out", split).exit_code == 0
     result = gan("run", "--resume", split, "--steps", 2 * n_steps)
     assert result.exit_code == 0, result.output
-    _same_tensors(whole / "checkpoints/last.safetensors", split / "checkpoints/last.safetensors")
+    same_tensors(whole / "checkpoints/last.safetensors", split / "checkpoints/last.safetensors")
     steps = [json.loads(line)["step"] for line in (split / "metrics.jsonl").read_text().splitlines()]
     assert steps == sorted(set(steps)) and steps[-1] == 2 * n_steps
     assert tomllib.loads((split / "config.toml").read_text())["steps"] == 2 * n_steps

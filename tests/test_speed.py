@@ -3,40 +3,28 @@ CUDA; the step's statistics accumulate in buffers that outlive a read (what a re
 
 from __future__ import annotations
 
-import json
 import tomllib
 
 import pytest
 import torch
-from safetensors.torch import load_file
 
 from gancore.engine import Stats
-from tests.conftest import gan
+from gancore.rundir import RunDir
+from tests.conftest import gan, same_tensors
 
 # wgan-gp: five critic steps, each with a gradient penalty (a double backward), on uint8 images
-GP_IMAGES = [
-    "--loss",
-    "wgan-gp",
-    "--critic",
-    "conv",
-    "--device",
-    "cpu",
-    "--batch-size",
-    "16",
-    "--log-every",
-    "5",
-]
+GP_IMAGES = ["--loss", "wgan-gp", "--critic", "conv", "--device", "cpu", "--batch-size", "16"]  # fmt: skip
 
 
 def rows(run) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return RunDir(run).read_metrics()
 
 
 def test_compiled_step_computes_what_the_eager_step_does(tiny_images, tmp_path):
     torch._dynamo.reset()
     torch._dynamo.utils.counters.clear()
     eager, compiled = tmp_path / "eager", tmp_path / "compiled"
-    common = ["run", "--dataset", tiny_images, *GP_IMAGES, "--steps", "10"]
+    common = ["run", "--dataset", tiny_images, *GP_IMAGES, "--log-every", "5", "--steps", "10"]
     assert gan(*common, "--out", eager).exit_code == 0
     assert torch._dynamo.utils.counters["stats"]["unique_graphs"] == 0
     result = gan(*common, "--compile", "--out", compiled)
@@ -55,12 +43,7 @@ def test_compiled_run_resumes_bit_for_bit(tmp_path):
     assert gan(*common, "--steps", "60", "--out", whole).exit_code == 0
     assert gan(*common, "--steps", "30", "--out", split).exit_code == 0
     assert gan("run", "--resume", split, "--steps", "60").exit_code == 0
-    left, right = (
-        load_file(whole / "checkpoints/last.safetensors"),
-        load_file(split / "checkpoints/last.safetensors"),
-    )
-    assert left.keys() == right.keys()
-    assert all(left[k].equal(right[k]) for k in left)
+    same_tensors(whole / "checkpoints/last.safetensors", split / "checkpoints/last.safetensors")
 
 
 def test_compile_is_a_speed_setting_a_resume_may_change(tmp_path):
