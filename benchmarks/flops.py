@@ -18,9 +18,10 @@ from torch.utils.flop_counter import flop_registry
 from benchmarks.plain_loop import MNIST
 from benchmarks.test_step_throughput import PIPELINES
 from gancore.config import resolve
-from gancore.engine import Stats, critic_step, generator_step
-from gancore.pipeline import build, make_optimizer
 from gancore.plugins import get_registry
+from gancore.train.pipeline import build, make_optimizer
+from gancore.train.stats import Stats
+from gancore.train.steps import critic_step, generator_step
 
 
 class CountFlops(TorchDispatchMode):

@@ -19,7 +19,7 @@ N = 10_000
 
 @pytest.fixture(scope="module")
 def samples(mnist_root: Path) -> torch.Tensor:
-    from gancore.data import load_torchvision_images
+    from gancore.io.data import load_torchvision_images
 
     # stand-in for 10,000 generated digits: real training images, as float in [-1, 1]
     images = load_torchvision_images("MNIST", mnist_root, train=True)[0][:N]
@@ -40,7 +40,7 @@ def samples(mnist_root: Path) -> torch.Tensor:
 def test_evaluate_10k(
     benchmark, samples: torch.Tensor, mnist_root: Path, device: str, budget_s: float
 ) -> None:
-    from gancore.metrics.evaluate import evaluate
+    from gancore.eval.evaluate import evaluate
 
     evaluate(samples[:100], data_dir=mnist_root, device=device)  # warm up: real statistics, weights, kernels
 

@@ -19,10 +19,11 @@ import torch
 from benchmarks.conftest import record
 from benchmarks.plain_loop import PlainLoop
 from gancore.config import resolve
-from gancore.engine import SilentReporter, Stats, epoch_permutation, steps_per_epoch
+from gancore.io.rundir import RunDir
 from gancore.plugins import get_registry
-from gancore.rundir import RunDir
-from gancore.runs import make_trainer, start
+from gancore.train.loop import SilentReporter, epoch_permutation, steps_per_epoch
+from gancore.train.runs import make_trainer, start
+from gancore.train.stats import Stats
 
 PIPELINES = {
     "vanilla": {"loss": "vanilla"},

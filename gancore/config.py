@@ -22,6 +22,9 @@ from gancore.plugins import Registry
 
 v = attrs.validators
 
+#: ``init_from = "experiment:NAME"`` in a sweep's config: the run of experiment NAME with the same seed
+EXPERIMENT_REF = "experiment:"
+
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
     if not value > 0:

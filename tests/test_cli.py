@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gancore.cli import RichReporter
+from gancore.cli.run import RichReporter
 from tests.conftest import gan
 
 

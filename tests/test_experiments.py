@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from gancore import sweep
 from gancore.config import read_toml, resolve
 from gancore.plugins import get_registry
 from gancore.testing import gan
+from gancore.tools import sweep
 from tests.conftest import REPO
 
 EXPERIMENTS = sorted((REPO / "experiments").glob("*.toml"))

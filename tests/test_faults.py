@@ -11,8 +11,9 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from gancore import checkpoint, plugins
+from gancore import plugins
 from gancore.components import Regularizer
+from gancore.io import checkpoint
 from tests.conftest import gan
 
 FAST = ["--dataset", "ring8", "--device", "cpu", "--batch-size", "128", "--log-every", "50"]

@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from gancore.data import load_torchvision_images
+from gancore.io.data import load_torchvision_images
 from tests.conftest import gan, shared_mnist
 
 DATA = shared_mnist()

@@ -8,8 +8,8 @@ import tomllib
 import pytest
 import torch
 
-from gancore.pipeline import set_matmul_precision
 from gancore.testing import gan, train
+from gancore.train.pipeline import set_matmul_precision
 
 
 def test_bf16_autocast_is_used_and_stays_close_to_fp32(tmp_path) -> None:

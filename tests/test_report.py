@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from gancore import report
-from gancore.images import save_png
+from gancore.io.images import save_png
 from gancore.testing import gan
+from gancore.tools import report
 
 
 def make_run(

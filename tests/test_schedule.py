@@ -10,7 +10,7 @@ import pytest
 
 from gancore import plugins
 from gancore.components import Regularizer, option
-from gancore.schedule import Schedule, parse
+from gancore.train.schedule import Schedule, parse
 from tests.conftest import gan
 
 # 20,000 ring8 points at batch 2000: ten steps per epoch

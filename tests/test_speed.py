@@ -8,8 +8,8 @@ import tomllib
 import pytest
 import torch
 
-from gancore.engine import Stats
-from gancore.rundir import RunDir
+from gancore.io.rundir import RunDir
+from gancore.train.stats import Stats
 from tests.conftest import gan, same_tensors
 
 # wgan-gp: five critic steps, each with a gradient penalty (a double backward), on uint8 images

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from gancore import sweep
 from gancore.errors import ConfigError
 from gancore.testing import gan
+from gancore.tools import sweep
 
 
 def write(folder: Path, name: str, text: str) -> Path:

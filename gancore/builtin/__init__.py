@@ -5,13 +5,13 @@ It registers through the same hooks as any installed plugin.
 
 from __future__ import annotations
 
+from gancore import hookimpl
 from gancore.builtin.critic_steps import PlainStep
 from gancore.builtin.datasets import MNIST, FashionMNIST, Grid25, Ring8
 from gancore.builtin.losses import Vanilla
 from gancore.builtin.networks import ConvCritic, MLPCritic, MLPGenerator, ToyCritic, ToyGenerator
 from gancore.builtin.priors import Normal
 from gancore.builtin.samplers import Plain
-from gancore.plugins import hookimpl
 
 
 @hookimpl

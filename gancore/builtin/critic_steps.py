@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from gancore.components import CriticStep
+from gancore import CriticStep
 
 
 @attrs.define

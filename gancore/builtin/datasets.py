@@ -9,9 +9,7 @@ from typing import ClassVar
 import attrs
 import torch
 
-from gancore.components import Dataset, option
-from gancore.data import gaussian_mixture, load_torchvision_images
-from gancore.records import Data, DataSpec
+from gancore import Data, Dataset, DataSpec, gaussian_mixture, load_torchvision_images, option
 
 
 @attrs.define

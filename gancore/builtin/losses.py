@@ -6,7 +6,7 @@ import attrs
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.components import Loss, option
+from gancore import Loss, option
 
 
 @attrs.define

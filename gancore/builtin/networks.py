@@ -9,9 +9,7 @@ from collections.abc import Sequence
 import attrs
 from torch import nn
 
-from gancore.components import Network, option
-from gancore.errors import ConfigError
-from gancore.records import DataSpec
+from gancore import ConfigError, DataSpec, Network, option
 
 _unit = attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.lt(1.0))
 

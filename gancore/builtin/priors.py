@@ -6,7 +6,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Prior
+from gancore import Prior
 
 
 @attrs.define

@@ -6,8 +6,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Sampler
-from gancore.records import GANModel
+from gancore import GANModel, Sampler
 
 
 @attrs.define

@@ -10,9 +10,7 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from gancore.components import Sampler, option
-from gancore.errors import ConfigError
-from gancore.records import Data, GANModel
+from gancore import ConfigError, Data, GANModel, Sampler, option
 
 BURN_IN_BATCH = 1000
 CALIBRATION_SIZE = 10_000  # held-out real and as many generated samples fit the Platt logit
@@ -98,7 +96,7 @@ class DiscriminatorRejection(Sampler):
         validator=[attrs.validators.gt(0.0), attrs.validators.le(1.0)],
     )
 
-    # what the last prepare/sample measured (read them after `gancore.sampling.draw` or in tests)
+    # what the last prepare/sample measured (read them after `gancore.tools.sampling.draw` or in tests)
     max_logit: float | None = attrs.field(default=None, init=False)
     acceptance_rate: float | None = attrs.field(default=None, init=False)
     candidates: int = attrs.field(default=0, init=False)

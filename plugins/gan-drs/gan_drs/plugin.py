@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gan_drs.drs import DiscriminatorRejection
 from gan_drs.simple import Interpolation, Threshold
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

@@ -8,8 +8,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Sampler, option
-from gancore.records import GANModel
+from gancore import GANModel, Sampler, option
 
 
 @attrs.define

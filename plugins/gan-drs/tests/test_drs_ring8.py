@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import pytest
 import torch
 
-from gancore.sampling import draw
 from gancore.testing import gan, single_thread, train
+from gancore.tools.sampling import draw
 
 
 @pytest.fixture(autouse=True)

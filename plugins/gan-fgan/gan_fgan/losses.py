@@ -17,7 +17,7 @@ from torch import Tensor
 
 from gan_fgan import divergences
 from gan_fgan.divergences import Divergence
-from gancore.components import Loss, option
+from gancore import Loss, option
 
 
 @attrs.define

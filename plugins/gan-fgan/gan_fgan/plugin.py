@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gan_fgan.losses import LOSSES
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

@@ -17,9 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.components import Augmentation, option
-from gancore.errors import ConfigError
-from gancore.records import GANModel
+from gancore import Augmentation, ConfigError, GANModel, option
 
 _unit = [attrs.validators.ge(0.0), attrs.validators.le(1.0)]
 

@@ -24,9 +24,7 @@ import torch
 from torch import Tensor
 
 from gan_icr.augment import AUGMENTATIONS
-from gancore.components import Regularizer, option
-from gancore.errors import ConfigError
-from gancore.records import CriticStepContext, GANModel, GeneratorStepContext
+from gancore import ConfigError, CriticStepContext, GANModel, GeneratorStepContext, Regularizer, option
 
 _non_negative = attrs.validators.ge(0.0)
 

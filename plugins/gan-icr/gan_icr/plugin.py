@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gan_icr.augment import Color, Cutout, Flip, Translation
 from gan_icr.consistency import BalancedConsistency, ImprovedConsistency, LatentConsistency
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

@@ -16,7 +16,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Loss, option
+from gancore import Loss, option
 
 
 @attrs.define

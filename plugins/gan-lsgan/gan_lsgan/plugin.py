@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gan_lsgan.losses import CNLSGAN, LSGAN
 from gan_lsgan.regularizers import CNGradientPenalty, CNL2Pull
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

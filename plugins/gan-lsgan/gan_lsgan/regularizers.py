@@ -14,8 +14,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Regularizer, option
-from gancore.records import CriticStepContext, GeneratorStepContext
+from gancore import CriticStepContext, GeneratorStepContext, Regularizer, option
 
 
 def gradient_penalty(ctx: CriticStepContext) -> Tensor:

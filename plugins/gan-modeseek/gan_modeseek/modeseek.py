@@ -5,8 +5,7 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from gancore.components import Regularizer, option
-from gancore.records import GeneratorStepContext
+from gancore import GeneratorStepContext, Regularizer, option
 
 
 def mode_seeking_ratio(x1: Tensor, x2: Tensor, z1: Tensor, z2: Tensor) -> Tensor:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gan_modeseek.modeseek import ModeSeeking
 from gan_modeseek.priors import GaussianMixture
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

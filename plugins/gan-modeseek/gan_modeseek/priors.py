@@ -8,8 +8,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import Prior, option
-from gancore.errors import ConfigError
+from gancore import ConfigError, Prior, option
 
 
 def circle_means(

@@ -8,7 +8,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from gan_wgan.lipschitz import weight_layers
-from gancore.components import CriticStep, option
+from gancore import CriticStep, option
 
 
 def apply_spectral_norm(critic: nn.Module) -> nn.Module:

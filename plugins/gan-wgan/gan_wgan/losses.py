@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 import attrs
 from torch import Tensor
 
-from gancore.components import Loss
+from gancore import Loss
 
 MONITORS = ["spectral-product", "interp-grad"]  # the two sides of report 002's Lipschitz picture
 

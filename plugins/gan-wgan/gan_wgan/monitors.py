@@ -7,8 +7,7 @@ import torch
 from torch import Tensor
 
 from gan_wgan.lipschitz import evaluating, input_gradient_norms, interpolates, spectral_norm_product
-from gancore.components import LipschitzMonitor, option
-from gancore.records import MonitorContext
+from gancore import LipschitzMonitor, MonitorContext, option
 
 
 @attrs.define

@@ -6,8 +6,7 @@ import attrs
 from torch import Tensor
 
 from gan_wgan.lipschitz import gradient_penalty
-from gancore.components import Regularizer, option
-from gancore.records import CriticStepContext
+from gancore import CriticStepContext, Regularizer, option
 
 
 @attrs.define

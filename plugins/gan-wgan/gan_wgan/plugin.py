@@ -6,7 +6,7 @@ from gan_wgan.critic_steps import LipschitzStep
 from gan_wgan.losses import WGAN, WGANGP
 from gan_wgan.monitors import InterpolateGradNorm, SpectralProduct
 from gan_wgan.penalty import GradientPenalty
-from gancore.plugins import hookimpl
+from gancore import hookimpl
 
 
 @hookimpl

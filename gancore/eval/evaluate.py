@@ -12,6 +12,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +22,10 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError
-from gancore.metrics import classes
-from gancore.metrics import features as feats
-from gancore.metrics.fid import frechet_distance, gaussian_fit
-from gancore.metrics.prdc import knn_distances, prdc
+from gancore.eval import classes
+from gancore.eval import features as feats
+from gancore.eval.fid import frechet_distance, gaussian_fit
+from gancore.eval.prdc import knn_distances, prdc
 
 DEFAULT_N = 10_000
 CACHE_VERSION = 2  # bump whenever the features computed from the same weights change
@@ -134,7 +135,7 @@ def real_images(dataset: str, split: str, n: int, root: Path) -> Tensor:
     Not the first ``n``: MNIST's test set puts its 5,000 cleaner digits first, so a prefix is not a
     fair sample of the split (the first 2,000 test images sit at FID ~20 from the training set).
     """
-    from gancore.data import load_torchvision_images
+    from gancore.io.data import load_torchvision_images
 
     if split not in SPLITS:
         raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS)}")
@@ -248,7 +249,7 @@ def load_networks(
         net = feats.load(None, dataset, device)
         return net, net
     if str(features) == "inception":
-        from gancore.metrics import inception
+        from gancore.eval import inception
 
         net = inception.load(inception_weights, device)
         try:
@@ -281,7 +282,7 @@ def evaluate(
     sampler, device and seconds taken. ``features``: None (the dataset's shipped network),
     "inception", or a .safetensors file made by ``gan evaluator train``.
     """
-    from gancore.data import resolve_data_dir
+    from gancore.io.data import resolve_data_dir
 
     start = time.perf_counter()
     spec = feats.spec_for(dataset)
@@ -330,6 +331,22 @@ def evaluate(
         seconds=round(time.perf_counter() - start, 3),
     )
     return result
+
+
+#: the metrics ``--eval-every`` writes to metrics.jsonl (as eval/<key>)
+HEADLINE = ("fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl")
+
+
+def run_evaluator(config: Any, device: torch.device) -> Callable[[Tensor], dict[str, float]]:
+    """The ``--eval-every`` evaluator of a run: the protocol's headline metrics of its samples."""
+    feats.load(None, config.dataset, device)  # no network for this data: say so before training
+
+    def score(samples: Tensor) -> dict[str, float]:
+        result = evaluate(samples, dataset=config.dataset, data_dir=config.data_dir or None,
+                          device=device, sampler=config.sampler)  # fmt: skip
+        return {k: result[k] for k in HEADLINE}
+
+    return score
 
 
 # The real-vs-real floor of the default protocol (10,000 training images against the 10,000 test

@@ -20,7 +20,7 @@ from typing import Any
 import attrs
 
 from gancore.errors import ConfigError
-from gancore.rundir import RunDir, write_atomic
+from gancore.io.rundir import RunDir, write_atomic
 
 SEED_FOLDER = re.compile(r"seed-\d+")
 #: eval.json key, column title, format

@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from gancore.errors import ConfigError
-from gancore.rundir import RunDir
+from gancore.io.rundir import RunDir
 
 BOOKKEEPING = {"step", "epoch", "time", "it_s"}
 

@@ -12,8 +12,8 @@ from torch import Tensor
 
 from gancore.components import CriticStep, Dataset, LipschitzMonitor, Loss, Regularizer, Sampler
 from gancore.config import RunConfig
-from gancore.data import resolve_data_dir
 from gancore.errors import ConfigError
+from gancore.io.data import resolve_data_dir
 from gancore.plugins import Registry, plugin_infos
 from gancore.records import Data, DataSpec, GANModel
 

@@ -2,7 +2,7 @@
 
 FID and the k-NN metrics use a classifier's penultimate activations; class coverage uses its
 predictions. A dataset gets its network by an entry in ``FEATURE_NETS`` plus a weights file made by
-``gan evaluator train --dataset NAME`` (see ``gancore.metrics.train``). A file made that way can also
+``gan evaluator train --dataset NAME`` (see ``gancore.eval.train``). A file made that way can also
 be used directly with ``--features FILE`` before it is shipped.
 """
 

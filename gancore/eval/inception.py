@@ -21,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore.errors import ConfigError
-from gancore.metrics.features import FeatureNet, sha256_of
+from gancore.eval.features import FeatureNet, sha256_of
 
 NAME = "inception-v3-fid"
 HOW = (

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore.metrics.features import DigitCNN, FeatureNetSpec
+from gancore.eval.features import DigitCNN, FeatureNetSpec
 
 RECIPE = {
     "seed": 0,
@@ -73,7 +73,7 @@ def train(
     log: Callable[[str], None] = print,
 ) -> tuple[DigitCNN, float]:
     """Train the dataset's feature network by ``RECIPE``; return it and its test accuracy."""
-    from gancore.data import load_torchvision_images
+    from gancore.io.data import load_torchvision_images
 
     train_x, train_y = load_torchvision_images(spec.folder, root, train=True)
     test_x, test_y = load_torchvision_images(spec.folder, root, train=False)
@@ -130,7 +130,7 @@ def build(
     log: Callable[[str], None] = print,
 ) -> tuple[str, float]:
     """Train by the recipe and write ``out``; return its sha256 and test accuracy."""
-    from gancore.metrics.features import save_weights
+    from gancore.eval.features import save_weights
 
     model, acc = train(spec, root, device, epochs, seed, log)
     info = {

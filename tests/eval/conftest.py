@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own eval cache, on disk and in memory."""
-    from gancore.metrics import evaluate
+    from gancore.eval import evaluate
 
     monkeypatch.setenv("GANCORE_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(evaluate, "_REFERENCES", {})

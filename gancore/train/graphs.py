@@ -28,7 +28,7 @@ from torch import Tensor
 from gancore.errors import ConfigError
 
 if TYPE_CHECKING:
-    from gancore.engine import Stats
+    from gancore.train.stats import Stats
 
 #: eager iterations on a side stream before the first recording: cuBLAS/cuDNN and the optimizers'
 #: state are set up outside the graph, as PyTorch's CUDA-graph notes require

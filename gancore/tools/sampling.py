@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError
-from gancore.images import save_png, save_samples_picture, to_uint8
+from gancore.io.images import save_png, save_samples_picture, to_uint8
 from gancore.plugins import get_registry
 from gancore.records import DataSpec
 
@@ -33,13 +33,13 @@ def draw(
     batch_size: int = 1000,
 ) -> Samples:
     """``n`` samples from the run's last (or the given) checkpoint."""
-    from gancore.runs import open_run
+    from gancore.train.runs import open_run
 
     registry = get_registry()
     name = sampler
     if name is None:
-        from gancore.rundir import RunDir
-        from gancore.runs import read_config
+        from gancore.io.rundir import RunDir
+        from gancore.train.runs import read_config
 
         name = read_config(RunDir(run_dir)).sampler
     needs_data = registry.get("sampler", name).cls.needs_data

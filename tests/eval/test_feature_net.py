@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from gancore.data import load_torchvision_images
 from gancore.errors import ConfigError, GancoreError
-from gancore.metrics import evaluate as ev
-from gancore.metrics import features as feats
-from gancore.metrics.train import accuracy, build
+from gancore.eval import evaluate as ev
+from gancore.eval import features as feats
+from gancore.eval.train import accuracy, build
+from gancore.io.data import load_torchvision_images
 
 
 def test_shipped_weights_match_their_sha256() -> None:

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from gancore.metrics.classes import class_counts, class_kl, classes_covered
+from gancore.eval.classes import class_counts, class_kl, classes_covered
 
 
 def test_collapse_onto_one_digit() -> None:

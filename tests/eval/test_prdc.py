@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gancore.metrics.prdc import knn_distances, prdc
+from gancore.eval.prdc import knn_distances, prdc
 
 reference = pytest.importorskip("prdc")
 

@@ -7,7 +7,7 @@ import pytest
 import scipy.linalg
 import torch
 
-from gancore.metrics.fid import frechet_distance, gaussian_fit, trace_sqrt_product
+from gancore.eval.fid import frechet_distance, gaussian_fit, trace_sqrt_product
 
 
 def _random_cov(rng: np.random.Generator, d: int) -> np.ndarray:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from gancore.data import load_torchvision_images
 from gancore.errors import ConfigError
-from gancore.metrics import evaluate as ev
-from gancore.metrics.features import MNIST_SHA256
+from gancore.eval import evaluate as ev
+from gancore.eval.features import MNIST_SHA256
+from gancore.io.data import load_torchvision_images
 
 KEYS = {
     "fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl", "class_counts",

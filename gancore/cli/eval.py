@@ -88,10 +88,10 @@ def eval_command(
     as_json: Opt[bool, typer.Option("--json", help="print the JSON instead of a table")] = False,
 ) -> None:
     """FID, precision/recall, density/coverage and class coverage of a run or an .npz of images."""
-    from gancore.cli import err
-    from gancore.cli import out as stdout
+    from gancore.cli.shared import err
+    from gancore.cli.shared import out as stdout
     from gancore.errors import ConfigError
-    from gancore.rundir import write_atomic
+    from gancore.io.rundir import write_atomic
 
     if n is not None and n <= 0:
         raise ConfigError(f"-n must be positive, got {n}")
@@ -107,9 +107,9 @@ def eval_command(
         samples, sampler_name = _real_samples(dataset, n or 10_000, data_dir), None
         source = {"samples": f"{len(samples)} {dataset} training images (seed-0 subset)"}
     elif target.is_dir():
-        from gancore.metrics.features import spec_for
-        from gancore.rundir import RunDir
-        from gancore.runs import read_config
+        from gancore.eval.features import spec_for
+        from gancore.io.rundir import RunDir
+        from gancore.train.runs import read_config
 
         run = RunDir(target).require()
         own = target / "eval.json"
@@ -122,7 +122,7 @@ def eval_command(
         samples, sampler_name, drawn = _draw(target, n or 10_000, sampler, checkpoint, seed, device)
         source = {"run": str(target), "checkpoint": str(checkpoint or run.last), "seed": seed, **drawn}
     elif target.suffix == ".npz" or target.is_file():
-        from gancore.metrics.evaluate import load_samples
+        from gancore.eval.evaluate import load_samples
 
         _refuse_existing(out)
         dataset = dataset or "mnist"
@@ -136,7 +136,7 @@ def eval_command(
     else:
         raise ConfigError(f"{target}: no such run folder or .npz file")
 
-    from gancore.metrics.evaluate import evaluate, floor_for
+    from gancore.eval.evaluate import evaluate, floor_for
 
     result = evaluate(
         samples,
@@ -174,7 +174,7 @@ def _draw(run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, 
     import time
 
     from gancore.errors import ConfigError
-    from gancore.sampling import draw
+    from gancore.tools.sampling import draw
 
     start = time.perf_counter()
     samples = draw(run, n, sampler, ckpt, seed, device)
@@ -185,8 +185,8 @@ def _draw(run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, 
 
 
 def _real_samples(dataset: str, n: int, data_dir: str | None):
-    from gancore.data import resolve_data_dir
-    from gancore.metrics.evaluate import real_images
+    from gancore.eval.evaluate import real_images
+    from gancore.io.data import resolve_data_dir
 
     return real_images(dataset, "train", n, resolve_data_dir(data_dir))
 
@@ -204,13 +204,13 @@ def train_command(
     device: Opt[str, typer.Option(help="cpu reproduces the shipped bytes; cuda is faster")] = "cpu",
 ) -> None:
     """Rebuild a dataset's feature network by the documented recipe (MNIST: 99.46% test accuracy)."""
-    from gancore.cli import err
-    from gancore.cli import out as stdout
+    from gancore.cli.shared import err
+    from gancore.cli.shared import out as stdout
     from gancore.config import resolve_device
-    from gancore.data import resolve_data_dir
     from gancore.errors import ConfigError
-    from gancore.metrics.features import spec_for
-    from gancore.metrics.train import RECIPE, build
+    from gancore.eval.features import spec_for
+    from gancore.eval.train import RECIPE, build
+    from gancore.io.data import resolve_data_dir
 
     spec = spec_for(dataset)
     target = out or Path(spec.filename)
@@ -243,8 +243,8 @@ def list_command() -> None:
     """Feature networks by dataset, and whether weights are shipped."""
     from rich.table import Table
 
-    from gancore.cli import out as stdout
-    from gancore.metrics.features import FEATURE_NETS
+    from gancore.cli.shared import out as stdout
+    from gancore.eval.features import FEATURE_NETS
 
     table = Table(box=None, header_style="bold")
     for column in ("dataset", "network", "shipped sha256"):
@@ -253,16 +253,3 @@ def list_command() -> None:
         shipped = spec.sha256 if spec.sha256 and spec.shipped.is_file() else "not shipped"
         table.add_row(dataset, spec.name, shipped)
     stdout.print(table)
-
-
-def register(app: typer.Typer) -> None:
-    """Add `gan eval` and `gan evaluator ...` to the main app."""
-    from gancore.cli import reports_errors
-
-    app.command("eval")(reports_errors(eval_command))
-    evaluator = typer.Typer(
-        help="Build and list the feature networks behind `gan eval`.", no_args_is_help=True
-    )
-    evaluator.command("train")(reports_errors(train_command))
-    evaluator.command("list")(reports_errors(list_command))
-    app.add_typer(evaluator, name="evaluator")

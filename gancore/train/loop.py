@@ -1,4 +1,4 @@
-"""The training loop: one function for a critic step, one for a generator step, one for the run.
+"""The training loop: the run from its first step to its last, with logging, grids and checkpoints.
 
 Nothing in a step reads a value back to the host: losses and diagnostics stay on the device and are
 summed there, and read every ``--log-every`` steps (a non-finite check every ``CHECK_EVERY``).
@@ -11,20 +11,23 @@ import json
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import attrs
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from gancore import checkpoint, schedule
 from gancore.errors import ConfigError, Diverged, Interrupted
-from gancore.graphs import GraphedIteration
-from gancore.images import save_samples_picture
-from gancore.pipeline import Pipeline
-from gancore.records import CriticStepContext, Data, GeneratorStepContext, MonitorContext
-from gancore.rundir import RunDir
+from gancore.io import checkpoint
+from gancore.io.images import save_samples_picture
+from gancore.io.rundir import RunDir
+from gancore.records import Data, MonitorContext
+from gancore.train import schedule
+from gancore.train.graphs import GraphedIteration
+from gancore.train.pipeline import Pipeline
+from gancore.train.stats import Stats
+from gancore.train.steps import critic_step, generator_step
 
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss
 GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
@@ -38,6 +41,10 @@ class Reporter(Protocol):
     def log(self, row: dict[str, float]) -> None: ...
 
 
+#: scores samples drawn by the run's sampler: metric name -> value (FID, modes covered, ...)
+Evaluator = Callable[[Tensor], dict[str, float]]
+
+
 class SilentReporter:
     def start(self, total: int, done: int, steps_per_epoch: int) -> None:
         pass
@@ -47,38 +54,6 @@ class SilentReporter:
 
     def log(self, row: dict[str, float]) -> None:
         pass
-
-
-class Stats:
-    """Running sums of scalar tensors, kept on the device and read all at once.
-
-    The sums are added to in place and zeroed in place when read, so the same buffers serve a whole
-    run: a step recorded as a CUDA graph (``--cuda-graphs``) keeps adding into them on every replay.
-    """
-
-    def __init__(self) -> None:
-        self.sums: dict[str, Tensor] = {}
-        self.counts: dict[str, int] = {}
-
-    def add(self, values: dict[str, Tensor]) -> None:
-        for key, value in values.items():
-            value = value.detach().float()
-            if key in self.sums:
-                self.sums[key].add_(value)
-            else:
-                self.sums[key] = value.clone()  # a buffer of its own, never a view of a loss
-            self.counts[key] = self.counts.get(key, 0) + 1
-
-    def read(self) -> dict[str, float]:
-        """The mean of every key added since the last read; the sums start again from zero."""
-        keys = [k for k, n in self.counts.items() if n > 0]
-        if not keys:
-            return {}
-        values = torch.stack([self.sums[k] for k in keys]).tolist()  # the one host sync
-        means = {k: v / self.counts[k] for k, v in zip(keys, values, strict=True)}
-        torch._foreach_zero_(list(self.sums.values()))
-        self.counts = dict.fromkeys(self.counts, 0)
-        return means
 
 
 @attrs.define
@@ -104,74 +79,6 @@ def ctrl_c_requests_stop() -> Iterator[StopFlag]:
         yield flag
     finally:
         signal.signal(signal.SIGINT, previous)
-
-
-def grad_norm(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
-    """Total gradient norm, clipping to ``max_norm`` first when it is positive."""
-    if max_norm > 0:
-        return torch.nn.utils.clip_grad_norm_(params, max_norm)
-    return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
-
-
-def critic_step(
-    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
-) -> tuple[Tensor, Tensor]:
-    """One optimizer step of the critic; returns (total loss, the detached fake batch)."""
-    model, loss = pipe.model, pipe.loss
-    z = model.latent(real.shape[0])
-    with pipe.autocast():
-        with torch.no_grad():
-            fake = pipe.generate(z).float()  # what regularizers see is float32 whatever the precision
-        real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
-        adversarial = loss.critic_loss(real_out, fake_out)
-        ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
-        terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
-        total = adversarial + sum(terms.values()) if terms else adversarial
-    opt.zero_grad(set_to_none=True)
-    total.backward()
-    norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
-    opt.step()
-    pipe.critic_step.after_step(model.critic)
-    with torch.no_grad():
-        real_out, fake_out = real_out.detach(), fake_out.detach()
-        stats.add(
-            {
-                "d_loss": adversarial,
-                "d_acc_real": (real_out > loss.threshold).float().mean(),
-                "d_acc_fake": (fake_out <= loss.threshold).float().mean(),
-                "d_grad_norm": norm,
-                **terms,
-                **{f"loss/{k}": v for k, v in loss.diagnostics(real_out, fake_out).items()},
-            }
-        )
-    return total, fake
-
-
-def generator_step(
-    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
-) -> Tensor:
-    """One optimizer step of the generator through a frozen critic; returns the total loss."""
-    model, loss = pipe.model, pipe.loss
-    z = model.latent(real.shape[0])
-    for p in pipe.critic_params:  # no weight gradients for the critic in this step
-        p.requires_grad_(False)
-    try:
-        with pipe.autocast():
-            fake = pipe.generate(z).float()
-            fake_out = pipe.score(fake).float()
-            adversarial = loss.generator_loss(fake_out)
-            ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
-            terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
-            total = adversarial + sum(terms.values()) if terms else adversarial
-        opt.zero_grad(set_to_none=True)
-        total.backward()
-    finally:
-        for p in pipe.critic_params:
-            p.requires_grad_(True)
-    norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
-    opt.step()
-    stats.add({"g_loss": adversarial, "g_grad_norm": norm, **terms})
-    return total
 
 
 def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
@@ -213,6 +120,8 @@ class Trainer:
     opt_d: torch.optim.Optimizer
     run: RunDir
     reporter: Reporter = attrs.field(factory=SilentReporter)
+    #: what ``--eval-every`` measures; the caller provides it (training never imports evaluation)
+    evaluator: Evaluator | None = None
     last_saved: int | None = None
     graphed: GraphedIteration | None = attrs.field(init=False)
 
@@ -251,12 +160,12 @@ class Trainer:
         )
 
     def evaluate(self, epoch: int, step: int) -> dict[str, float]:
-        """FID, precision/recall, density/coverage and class coverage of the sampler's output.
+        """The evaluator's metrics of the sampler's output, as one metrics row.
 
         Runs on forked RNG streams seeded by (seed, epoch), so evaluating never changes training.
         """
-        from gancore.metrics.evaluate import evaluate
-
+        if self.evaluator is None:
+            raise ConfigError("--eval-every needs an evaluator; this caller gave none")
         p, cfg = self.pipe, self.pipe.config
         devices = [p.model.device] if p.model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
@@ -269,10 +178,7 @@ class Trainer:
             finally:
                 p.generator.train()
                 p.critic.train()
-        result = evaluate(samples, dataset=cfg.dataset, data_dir=cfg.data_dir or None,
-                          device=p.model.device, sampler=cfg.sampler)  # fmt: skip
-        keys = ("fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl")
-        row = {"step": step, "epoch": epoch} | {f"eval/{k}": result[k] for k in keys}
+        row = {"step": step, "epoch": epoch} | {f"eval/{k}": v for k, v in self.evaluator(samples).items()}
         row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
         self.run.append_metrics(row)
         return row

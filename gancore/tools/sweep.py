@@ -27,12 +27,9 @@ from pathlib import Path
 
 import attrs
 
-from gancore.config import read_toml
+from gancore.config import EXPERIMENT_REF, read_toml
 from gancore.errors import ConfigError, Interrupted
-from gancore.rundir import write_atomic
-
-#: ``init_from = "experiment:NAME"`` in a config: the run of experiment NAME with the same seed
-EXPERIMENT_REF = "experiment:"
+from gancore.io.rundir import write_atomic
 
 
 @attrs.frozen

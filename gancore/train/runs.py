@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
+import torch
 
-from gancore import checkpoint, graphs, schedule
-from gancore.config import RunConfig, make_config, read_toml, resolve_device
-from gancore.data import resolve_data_dir
-from gancore.engine import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop, steps_per_epoch
+from gancore.config import EXPERIMENT_REF, RunConfig, make_config, read_toml, resolve_device
 from gancore.errors import ConfigError
-from gancore.pipeline import (
+from gancore.io import checkpoint
+from gancore.io.data import resolve_data_dir
+from gancore.io.rundir import RunDir, write_atomic
+from gancore.plugins import Registry, get_registry
+from gancore.records import Data, DataSpec
+from gancore.train import graphs, schedule
+from gancore.train.loop import (
+    Evaluator,
+    Reporter,
+    SilentReporter,
+    Trainer,
+    ctrl_c_requests_stop,
+    steps_per_epoch,
+)
+from gancore.train.pipeline import (
     Pipeline,
     build,
     instantiate,
@@ -21,9 +34,6 @@ from gancore.pipeline import (
     plugin_versions,
     set_matmul_precision,
 )
-from gancore.plugins import Registry, get_registry
-from gancore.records import Data, DataSpec
-from gancore.rundir import RunDir, write_atomic
 
 #: settings that may change when a run is resumed (its length, where and how fast it runs, its
 #: bookkeeping); everything else is fixed by its config.toml
@@ -33,8 +43,17 @@ RESUMABLE = (
 )  # fmt: skip
 
 
+#: makes the ``--eval-every`` evaluator of a run's config on its device (``gancore.eval`` has one)
+EvaluatorFactory = Callable[[RunConfig, torch.device], Evaluator]
+
+
 def make_trainer(
-    config: RunConfig, registry: Registry, run: RunDir, reporter: Reporter, warm_start: bool = False
+    config: RunConfig,
+    registry: Registry,
+    run: RunDir,
+    reporter: Reporter,
+    warm_start: bool = False,
+    evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
     """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
     device = resolve_device(config.device)
@@ -42,10 +61,11 @@ def make_trainer(
         graphs.check_device(device)
     set_matmul_precision(config.precision)
     source = warm_start_checkpoint(config.init_from) if warm_start and config.init_from else None
+    evaluator = None
     if config.eval_every:
-        from gancore.metrics import features
-
-        features.load(None, config.dataset, device)  # no network for this data: say so before training
+        if evaluators is None:
+            raise ConfigError("--eval-every: this caller gave no evaluator; drop --eval-every")
+        evaluator = evaluators(config, device)  # fails here, before training, if the data has none
     data = load_data(config, registry, device)
     steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if the batches don't fit
     init = None
@@ -55,11 +75,15 @@ def make_trainer(
     schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
-    return Trainer(pipe, data, opt_g, opt_d, run, reporter)
+    return Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
 
 
 def start(
-    config: RunConfig, out: Path, reporter: Reporter | None = None, registry: Registry | None = None
+    config: RunConfig,
+    out: Path,
+    reporter: Reporter | None = None,
+    registry: Registry | None = None,
+    evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
@@ -69,7 +93,7 @@ def start(
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
-    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), warm_start=True)
+    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), True, evaluators)
     run.create()
     write_atomic(run.config, config.to_toml(plugin_versions()))
     with ctrl_c_requests_stop() as stop:
@@ -79,8 +103,6 @@ def start(
 
 def warm_start_checkpoint(source: str) -> Path:
     """``--init-from``: a checkpoint file, or a run folder meaning its last checkpoint."""
-    from gancore.sweep import EXPERIMENT_REF
-
     if source.startswith(EXPERIMENT_REF):
         name = source.removeprefix(EXPERIMENT_REF)
         raise ConfigError(
@@ -100,7 +122,11 @@ def read_config(run: RunDir) -> RunConfig:
 
 
 def resume(
-    path: Path, overrides: dict, reporter: Reporter | None = None, registry: Registry | None = None
+    path: Path,
+    overrides: dict,
+    reporter: Reporter | None = None,
+    registry: Registry | None = None,
+    evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
     """Continue a run from its last checkpoint, bit for bit, optionally to a new length."""
     registry = registry or get_registry()
@@ -118,7 +144,7 @@ def resume(
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
     config = attrs.evolve(config, **overrides)
-    trainer = make_trainer(config, registry, run, reporter or SilentReporter())
+    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), evaluators=evaluators)
     p = trainer.pipe
     meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
     for opt in (trainer.opt_g, trainer.opt_d):

@@ -1,0 +1,89 @@
+"""gancore's public API: everything a plugin needs, importable from ``gancore`` alone.
+
+    from gancore import Loss, hookimpl, option
+
+Plugins (the built-in one included) import from here and nowhere else in gancore, so the modules
+behind these names can move without breaking anyone. Names load on first use, so that importing
+gancore (and `gan --help`) does not pay for torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+#: public name -> the module that defines it
+_EXPORTS: dict[str, str] = {
+    # the plugin manager's marker
+    "hookimpl": "gancore.plugins",
+    # component bases and their options
+    "option": "gancore.components",
+    "Component": "gancore.components",
+    "Loss": "gancore.components",
+    "Regularizer": "gancore.components",
+    "CriticStep": "gancore.components",
+    "LipschitzMonitor": "gancore.components",
+    "Sampler": "gancore.components",
+    "Prior": "gancore.components",
+    "Network": "gancore.components",
+    "Dataset": "gancore.components",
+    "Augmentation": "gancore.components",
+    # the records hooks receive
+    "DataSpec": "gancore.records",
+    "Data": "gancore.records",
+    "GANModel": "gancore.records",
+    "CriticStepContext": "gancore.records",
+    "GeneratorStepContext": "gancore.records",
+    "MonitorContext": "gancore.records",
+    # errors a plugin may raise (each is one line to the user)
+    "GancoreError": "gancore.errors",
+    "ConfigError": "gancore.errors",
+    "PluginError": "gancore.errors",
+    "CheckpointError": "gancore.errors",
+    "DataError": "gancore.errors",
+    # helpers for dataset plugins
+    "load_torchvision_images": "gancore.io.data",
+    "gaussian_mixture": "gancore.io.data",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gancore' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
+
+
+if TYPE_CHECKING:  # what type checkers and IDEs see
+    from gancore.components import (
+        Augmentation,
+        Component,
+        CriticStep,
+        Dataset,
+        LipschitzMonitor,
+        Loss,
+        Network,
+        Prior,
+        Regularizer,
+        Sampler,
+        option,
+    )
+    from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
+    from gancore.io.data import gaussian_mixture, load_torchvision_images
+    from gancore.plugins import hookimpl
+    from gancore.records import (
+        CriticStepContext,
+        Data,
+        DataSpec,
+        GANModel,
+        GeneratorStepContext,
+        MonitorContext,
+    )

@@ -1,0 +1,51 @@
+"""The `gan` command line: one module per command; this one builds the app and registers them.
+
+Commands import torch and the engine inside their bodies only, so that `gan --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from gancore.cli import eval as eval_cli
+from gancore.cli import plot, plugins, report, run, sample, sweep
+from gancore.cli.shared import reports_errors
+
+app = typer.Typer(
+    name="gan",
+    help="Train, sample and compare GANs; every technique is a plugin you name on the command line.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+)
+app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    epilog="Components add their own flags (e.g. --saturating, --dropout 0.3): "
+    "`gan plugins show NAME` lists them.",
+)(reports_errors(run.run))
+for command in (sample.sample, plot.plot, report.report, sweep.sweep):
+    app.command()(reports_errors(command))
+app.command("eval")(reports_errors(eval_cli.eval_command))
+
+plugins_app = typer.Typer(help="List installed plugins, or show one component's options.")
+plugins_app.callback(invoke_without_command=True)(reports_errors(plugins.plugins))
+plugins_app.command("show")(reports_errors(plugins.plugins_show))
+app.add_typer(plugins_app, name="plugins")
+
+evaluator_app = typer.Typer(
+    help="Build and list the feature networks behind `gan eval`.", no_args_is_help=True
+)
+evaluator_app.command("train")(reports_errors(eval_cli.train_command))
+evaluator_app.command("list")(reports_errors(eval_cli.list_command))
+app.add_typer(evaluator_app, name="evaluator")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,5 @@
+"""`python -m gancore.cli` (how `gan sweep` starts its jobs)."""
+
+from gancore.cli import main
+
+main()

@@ -1,0 +1,163 @@
+"""`gan run`: train a pipeline assembled from plugin names, with a progress bar."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from gancore.cli.shared import Opt, err
+from gancore.errors import GancoreError
+
+
+class RichReporter:
+    """A progress bar: epoch, step count, it/s, ETA and the latest losses."""
+
+    def __init__(self, console: Console) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("epoch {task.fields[epoch]}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[speed]}"),
+            TimeElapsedColumn(),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            TextColumn("{task.fields[losses]}"),
+            console=console,
+        )
+        self.task = None
+        self.fid = ""
+        self.per_epoch = 1
+        self.epochs = 1
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        self.per_epoch = steps_per_epoch
+        self.epochs = -(-total // steps_per_epoch)
+        self.progress.start()
+        self.task = self.progress.add_task(
+            "train", total=total, completed=done, epoch=self._epoch(done), speed="", losses=""
+        )
+
+    def _epoch(self, done: int) -> str:
+        return f"{min(done // self.per_epoch + 1, self.epochs)}/{self.epochs}"
+
+    def advance(self, done: int) -> None:
+        self.progress.update(self.task, completed=done, epoch=self._epoch(done))
+
+    def log(self, row: dict[str, float]) -> None:
+        if "eval/fid" in row:  # an evaluation row: keep its FID in view until the next one
+            self.fid = f"  FID {row['eval/fid']:.2f}"
+            return
+        keys = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
+        losses = "  ".join(f"{k} {row[k]:.3f}" for k in keys if k in row) + self.fid
+        self.progress.update(self.task, speed=f"{row['it_s']:.0f} it/s", losses=losses)
+
+    def stop(self) -> None:
+        self.progress.stop()
+
+
+def run(
+    ctx: typer.Context,
+    loss: Opt[str | None, typer.Option(help="adversarial loss (default vanilla)")] = None,
+    critic: Opt[str | None, typer.Option(help="critic network (default mlp)")] = None,
+    generator: Opt[str | None, typer.Option(help="generator network (default mlp)")] = None,
+    reg: Opt[list[str] | None, typer.Option(help="regularizer (repeatable)")] = None,
+    critic_step: Opt[str | None, typer.Option(help="how the critic is stepped (default plain)")] = None,
+    monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
+    augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
+    schedule: Opt[
+        list[str] | None, typer.Option(help="OPTION=+DELTA/Nep: change a component option every N epochs")
+    ] = None,
+    sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval (default plain)")] = None,
+    prior: Opt[str | None, typer.Option(help="latent prior (default normal)")] = None,
+    dataset: Opt[str | None, typer.Option(help="training data (default mnist)")] = None,
+    data_dir: Opt[
+        str | None, typer.Option(help="dataset root (default $GANCORE_DATA or ~/.cache/gancore)")
+    ] = None,
+    latent_dim: Opt[int | None, typer.Option(help="latent size (default 100)")] = None,
+    epochs: Opt[int | None, typer.Option(help="passes over the data (default 10)")] = None,
+    steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
+    batch_size: Opt[int | None, typer.Option(help="batch size (default 64)")] = None,
+    optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd (default adam)")] = None,
+    lr_g: Opt[float | None, typer.Option(help="generator learning rate (default 2e-4)")] = None,
+    lr_d: Opt[float | None, typer.Option(help="critic learning rate (default 2e-4)")] = None,
+    beta1: Opt[float | None, typer.Option(help="Adam beta1 (default 0.5)")] = None,
+    beta2: Opt[float | None, typer.Option(help="Adam beta2 (default 0.999)")] = None,
+    weight_decay_d: Opt[
+        float | None, typer.Option(help="weight decay on the critic only (default 0)")
+    ] = None,
+    clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
+    n_critic: Opt[int | None, typer.Option(help="critic steps per generator step (default 1)")] = None,
+    n_gen: Opt[int | None, typer.Option(help="generator steps per iteration (default 1)")] = None,
+    lr_warmup: Opt[
+        bool | None,
+        typer.Option("--lr-warmup/--no-lr-warmup", help="lr/100, then lr/10 for the first epochs"),
+    ] = None,
+    init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
+    precision: Opt[
+        str | None, typer.Option(help="fp32, tf32 (TF32 matmuls on CUDA) or bf16 autocast (default tf32)")
+    ] = None,
+    compile: Opt[
+        bool | None,
+        typer.Option("--compile/--no-compile", help="torch.compile the generator and critic passes"),
+    ] = None,
+    cuda_graphs: Opt[
+        bool | None,
+        typer.Option("--cuda-graphs/--no-cuda-graphs", help="replay each step as a CUDA graph (CUDA only)"),
+    ] = None,
+    seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
+    device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
+    log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
+    ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
+    eval_every: Opt[
+        int | None, typer.Option(help="evaluate (FID, ...) every N epochs into metrics.jsonl")
+    ] = None,
+    eval_samples: Opt[int | None, typer.Option(help="samples per evaluation (default 10000)")] = None,
+    out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,
+    config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
+    resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
+) -> None:
+    """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
+    from gancore import config as cfg
+    from gancore.eval.evaluate import run_evaluator
+    from gancore.plugins import get_registry
+    from gancore.train import runs
+
+    given = dict(locals())
+    given.update(regs=reg or None, monitors=monitor or None, schedules=schedule or None)
+    given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
+    flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
+    registry = get_registry()
+    options = cfg.parse_option_args(ctx.args, registry)
+    reporter = RichReporter(err)
+    try:
+        if resume is not None:
+            if config is not None or out is not None or options:
+                raise GancoreError(
+                    "--resume continues a run as configured; drop --config, --out and component flags"
+                )
+            trainer = runs.resume(resume, flags, reporter, registry, run_evaluator)
+        else:
+            explicit = cfg.read_toml(config) if config is not None else {}
+            explicit_options = dict(explicit.pop("options", {}))
+            explicit_options.update(options)
+            explicit.update(flags)
+            settings = cfg.resolve(registry, explicit, explicit_options)
+            from gancore.io.rundir import default_run_path
+
+            folder = out or default_run_path(settings.loss)
+            trainer = runs.start(settings, folder, reporter, registry, run_evaluator)
+    finally:
+        if reporter.task is not None:
+            reporter.stop()
+    err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)

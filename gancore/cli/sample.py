@@ -1,0 +1,36 @@
+"""`gan sample`: draw from a trained run into an .npz file or a folder of PNGs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from gancore.cli.shared import Opt, err
+from gancore.errors import GancoreError
+
+
+def sample(
+    run_dir: Opt[Path, typer.Argument(help="a run folder")],
+    n: Opt[int, typer.Option("-n", "--n", help="number of samples")] = 64,
+    out: Opt[Path, typer.Option(help="file.npz, or a folder/ for PNG files")] = Path("samples.npz"),
+    sampler: Opt[str | None, typer.Option(help="override the run's sampler")] = None,
+    checkpoint: Opt[Path | None, typer.Option(help="checkpoint file (default the run's last)")] = None,
+    grid: Opt[Path | None, typer.Option(help="also write a grid PNG of the first 64 samples")] = None,
+    seed: Opt[int, typer.Option(help="random seed")] = 0,
+    device: Opt[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
+    batch_size: Opt[int, typer.Option(help="samples generated per batch")] = 1000,
+) -> None:
+    """Draw samples from a trained run into an .npz file or a folder of PNGs."""
+    from gancore.tools.sampling import draw, write_samples
+
+    if n <= 0:
+        raise GancoreError(f"-n must be positive, got {n}")
+    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size)
+    written = write_samples(samples, out, grid)
+    measured = ", ".join(
+        f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in samples.stats.items()
+    )
+    err.print(
+        f"[green]wrote[/] {written} ({samples.sampler}{': ' + measured if measured else ''})", highlight=False
+    )

@@ -1,0 +1,1 @@
+"""Storage: one atomic writer, checkpoints, the run folder, sample pictures, dataset files."""

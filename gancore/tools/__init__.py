@@ -1,0 +1,1 @@
+"""Tools over finished runs: sampling, plots, reports, sweeps."""

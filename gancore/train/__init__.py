@@ -1,0 +1,1 @@
+"""Training: the loop, its steps and statistics, CUDA graphs, assembling a pipeline, schedules, runs."""

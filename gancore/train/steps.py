@@ -1,0 +1,80 @@
+"""One optimizer step of the critic, one of the generator: nothing in them reads back to the host."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from gancore.records import CriticStepContext, GeneratorStepContext
+from gancore.train.pipeline import Pipeline
+from gancore.train.stats import Stats
+
+
+def grad_norm(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
+    """Total gradient norm, clipping to ``max_norm`` first when it is positive."""
+    if max_norm > 0:
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
+
+
+def critic_step(
+    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+) -> tuple[Tensor, Tensor]:
+    """One optimizer step of the critic; returns (total loss, the detached fake batch)."""
+    model, loss = pipe.model, pipe.loss
+    z = model.latent(real.shape[0])
+    with pipe.autocast():
+        with torch.no_grad():
+            fake = pipe.generate(z).float()  # what regularizers see is float32 whatever the precision
+        real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
+        adversarial = loss.critic_loss(real_out, fake_out)
+        ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
+        terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
+        total = adversarial + sum(terms.values()) if terms else adversarial
+    opt.zero_grad(set_to_none=True)
+    total.backward()
+    norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
+    opt.step()
+    pipe.critic_step.after_step(model.critic)
+    with torch.no_grad():
+        real_out, fake_out = real_out.detach(), fake_out.detach()
+        stats.add(
+            {
+                "d_loss": adversarial,
+                "d_acc_real": (real_out > loss.threshold).float().mean(),
+                "d_acc_fake": (fake_out <= loss.threshold).float().mean(),
+                "d_grad_norm": norm,
+                **terms,
+                **{f"loss/{k}": v for k, v in loss.diagnostics(real_out, fake_out).items()},
+            }
+        )
+    return total, fake
+
+
+def generator_step(
+    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+) -> Tensor:
+    """One optimizer step of the generator through a frozen critic; returns the total loss."""
+    model, loss = pipe.model, pipe.loss
+    z = model.latent(real.shape[0])
+    for p in pipe.critic_params:  # no weight gradients for the critic in this step
+        p.requires_grad_(False)
+    try:
+        with pipe.autocast():
+            fake = pipe.generate(z).float()
+            fake_out = pipe.score(fake).float()
+            adversarial = loss.generator_loss(fake_out)
+            ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
+            terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
+            total = adversarial + sum(terms.values()) if terms else adversarial
+        opt.zero_grad(set_to_none=True)
+        total.backward()
+    finally:
+        for p in pipe.critic_params:
+            p.requires_grad_(True)
+    norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
+    opt.step()
+    stats.add({"g_loss": adversarial, "g_grad_norm": norm, **terms})
+    return total
