@@ -18,6 +18,7 @@ def tests(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("lint-imports", "--no-cache")  # the layers of docs/architecture.md
 
 
 @nox.session(venv_backend="none")

@@ -173,6 +173,15 @@ class Sampler(Component):
         return {}
 
 
+class LRSchedule(Component):
+    """A factor on the configured learning rates, per epoch; a function of the epoch alone."""
+
+    kind = "lr_schedule"
+
+    def factor(self, epoch: int) -> float:
+        return 1.0
+
+
 class Prior(Component):
     """A latent distribution."""
 

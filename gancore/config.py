@@ -95,7 +95,7 @@ class RunConfig:
     clip_grad: float = attrs.field(default=0.0, validator=_non_negative)
     n_critic: int = attrs.field(default=1, validator=_positive)
     n_gen: int = attrs.field(default=1, validator=_positive)
-    lr_warmup: bool = False  # learning rates at 1/100, then 1/10 of their value for the first two epochs
+    lr_schedule: str = "constant"  # how the learning rates change over epochs (a component)
     init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
     precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
@@ -129,6 +129,7 @@ SELECTIONS = (
     ("regs", "regularizer"),
     ("monitors", "monitor"),
     ("augment", "augmentation"),
+    ("lr_schedule", "lr_schedule"),
     ("sampler", "sampler"),
     ("prior", "prior"),
     ("generator", "generator"),
@@ -157,10 +158,21 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for key in IGNORED_FILE_KEYS:
         data.pop(key, None)
+    _read_legacy_keys(data)
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in {path}; known keys: {', '.join(FIELDS)}")
     return data
+
+
+def _read_legacy_keys(data: dict[str, Any]) -> None:
+    """Files written before the learning-rate ramp became a component (2026-11-25) stay readable.
+
+    ``lr_warmup = true`` was report 000's ramp, now ``lr_schedule = "decade-warmup"`` (gan-fgan), so
+    runs recorded then can still be resumed and evaluated.
+    """
+    if data.pop("lr_warmup", False) is True:
+        data.setdefault("lr_schedule", "decade-warmup")
 
 
 def selected(settings: dict[str, Any] | RunConfig) -> list[tuple[str, str]]:

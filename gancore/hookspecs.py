@@ -84,6 +84,17 @@ def gancore_samplers() -> list[type]:
 
 
 @hookspec
+def gancore_lr_schedules() -> list[type]:
+    """How the learning rates change over a run, :class:`~gancore.components.LRSchedule`.
+
+    ``factor(epoch)`` multiplies both optimizers' configured rates (``--lr-g``, ``--lr-d``) during
+    that epoch (0-based). It must be a function of the epoch alone: the engine sets the rates at
+    each epoch's start, between steps, so a resumed run follows the schedule exactly and no state
+    needs saving. Selected with ``--lr-schedule NAME``; the built-in ``constant`` keeps them fixed.
+    """
+
+
+@hookspec
 def gancore_priors() -> list[type]:
     """Latent distributions, :class:`~gancore.components.Prior`; ``sample(n)`` returns (n, latent_dim).
 

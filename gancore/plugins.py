@@ -36,6 +36,7 @@ KINDS: dict[str, tuple[str, type]] = {
     "critic_step": ("gancore_critic_steps", components.CriticStep),
     "monitor": ("gancore_lipschitz_monitors", components.LipschitzMonitor),
     "sampler": ("gancore_samplers", components.Sampler),
+    "lr_schedule": ("gancore_lr_schedules", components.LRSchedule),
     "prior": ("gancore_priors", components.Prior),
     "generator": ("gancore_generators", components.Network),
     "critic": ("gancore_critics", components.Network),

@@ -29,7 +29,7 @@ def test_loss_with_icr_modeseek_and_drs(tmp_path, loss, tiny_images):
         "run", "--loss", loss, "--reg", "icr", "--reg", "modeseek", "--sampler", "drs", "--prior", "gmm",
         "--augment", "translation", "--dataset", tiny_images, "--generator", "toy", "--critic", "toy",
         "--toy-width", "32", "--batch-size", "32", "--steps", "6", "--n-critic", "1", "--log-every", "3",
-        "--no-lr-warmup", "--drs-burn-in", "500", "--device", "cpu", "--out", run,
+        "--lr-schedule", "constant", "--drs-burn-in", "500", "--device", "cpu", "--out", run,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])

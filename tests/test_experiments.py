@@ -38,7 +38,7 @@ def test_recipes_resolve_as_the_reports_used_them() -> None:
 
     assert config("vanilla-dropout").options["dropout"] == 0.3
     kl = config("fgan-kl")
-    assert (kl.clip_grad, kl.weight_decay_d, kl.lr_warmup) == (1.0, 1e-4, True)
+    assert (kl.clip_grad, kl.weight_decay_d, kl.lr_schedule) == (1.0, 1e-4, "decade-warmup")
     assert config("wgan").options["clip_value"] == 0.01 and config("wgan").optimizer == "rmsprop"
     gp = config("wgan-gp-conv")
     assert (gp.critic, gp.n_critic, gp.regs, gp.options["gp_weight"]) == ("conv", 5, ("gp",), 10.0)

@@ -12,6 +12,7 @@ from gancore.builtin.losses import Vanilla
 from gancore.builtin.networks import ConvCritic, MLPCritic, MLPGenerator, ToyCritic, ToyGenerator
 from gancore.builtin.priors import Normal
 from gancore.builtin.samplers import Plain
+from gancore.builtin.schedules import Constant
 
 
 @hookimpl
@@ -37,6 +38,11 @@ def gancore_priors():
 @hookimpl
 def gancore_samplers():
     return [Plain]
+
+
+@hookimpl
+def gancore_lr_schedules():
+    return [Constant]
 
 
 @hookimpl

@@ -99,9 +99,8 @@ def run(
     clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
     n_critic: Opt[int | None, typer.Option(help="critic steps per generator step (default 1)")] = None,
     n_gen: Opt[int | None, typer.Option(help="generator steps per iteration (default 1)")] = None,
-    lr_warmup: Opt[
-        bool | None,
-        typer.Option("--lr-warmup/--no-lr-warmup", help="lr/100, then lr/10 for the first epochs"),
+    lr_schedule: Opt[
+        str | None, typer.Option(help="how the learning rates change over epochs (default constant)")
     ] = None,
     init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
     precision: Opt[

@@ -94,14 +94,10 @@ def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
     return n_examples // per_step
 
 
-WARMUP_FACTORS = (0.01, 0.1)  # report 000: alpha/100, then alpha/10, then alpha
-
-
-def set_learning_rates(opt: torch.optim.Optimizer, lr: float, epoch: int, warmup: bool) -> None:
+def set_learning_rates(opt: torch.optim.Optimizer, lr: float) -> None:
     """The epoch's learning rate (a Python float set between steps: no sync, no recompilation)."""
-    factor = WARMUP_FACTORS[epoch] if warmup and epoch < len(WARMUP_FACTORS) else 1.0
     for group in opt.param_groups:
-        group["lr"] = lr * factor
+        group["lr"] = lr
 
 
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Tensor:
@@ -229,8 +225,9 @@ class Trainer:
             epoch, pos = divmod(step, per_epoch)
             if perm is None or pos == 0:
                 perm = epoch_permutation(len(data), cfg.seed, epoch, device)
-                set_learning_rates(self.opt_g, cfg.lr_g, epoch, cfg.lr_warmup)
-                set_learning_rates(self.opt_d, cfg.lr_d, epoch, cfg.lr_warmup)
+                factor = p.lr_schedule.factor(epoch)
+                set_learning_rates(self.opt_g, cfg.lr_g * factor)
+                set_learning_rates(self.opt_d, cfg.lr_d * factor)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
             d_total, g_total, real, fake = self.iteration(perm, pos, step, epoch, stats)
             window.append((step, d_total.detach(), g_total.detach()))

@@ -10,7 +10,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import CriticStep, Dataset, LipschitzMonitor, Loss, Regularizer, Sampler
+from gancore.components import CriticStep, Dataset, LipschitzMonitor, Loss, LRSchedule, Regularizer, Sampler
 from gancore.config import RunConfig
 from gancore.errors import ConfigError
 from gancore.io.data import resolve_data_dir
@@ -57,6 +57,7 @@ class Pipeline:
     critic_step: CriticStep
     monitors: list[tuple[str, LipschitzMonitor]]
     sampler: Sampler
+    lr_schedule: LRSchedule
     generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
     #: the training step's own passes: ``model.generate`` and ``model.score``, compiled with --compile
@@ -85,8 +86,9 @@ class Pipeline:
     def components(self) -> list[Any]:
         """The component objects the loop calls (the ones whose options can follow a schedule)."""
         regs = [reg for _, reg in self.regs]
-        monitors = [monitor for _, monitor in self.monitors]
-        return [self.loss, self.critic_step, self.model.prior, self.sampler, *regs, *monitors]
+        monitors = [m for _, m in self.monitors]
+        fixed = [self.loss, self.critic_step, self.model.prior, self.sampler, self.lr_schedule]
+        return [*fixed, *regs, *monitors]
 
     @property
     def generator(self) -> torch.nn.Module:
@@ -138,6 +140,7 @@ def build(
         critic_step=critic_step,
         monitors=[(n, instantiate(registry, "monitor", n, o)) for n in config.monitors],
         sampler=instantiate(registry, "sampler", config.sampler, o),
+        lr_schedule=instantiate(registry, "lr_schedule", config.lr_schedule, o),
     )
     for component in [*pipe.components(), *augmentations]:
         component.check(model)

@@ -78,7 +78,11 @@ class FKullbackLeibler(FGANLoss):
     threshold = divergences.KL.threshold
     # exp(v - 1) on generated samples makes KL the unstable one: report 000 trained it only with
     # clipped gradients, weight decay on the critic and the learning-rate ramp (plus --init-from)
-    recommends: ClassVar[dict[str, Any]] = {"clip_grad": 1.0, "weight_decay_d": 1e-4, "lr_warmup": True}
+    recommends: ClassVar[dict[str, Any]] = {
+        "clip_grad": 1.0,
+        "weight_decay_d": 1e-4,
+        "lr_schedule": "decade-warmup",
+    }
 
 
 @attrs.define
