@@ -283,35 +283,6 @@ def coerce_option(spec: OptionSpec, value: Any) -> Any:
         raise ConfigError(f"{spec.flag} expects a {spec.type.__name__}, got {value!r}") from None
 
 
-def parse_option_args(args: list[str], registry: Registry) -> dict[str, Any]:
-    """Component flags left over by the CLI (``--dropout 0.3``, ``--saturating``) as raw values."""
-    specs = {s.name: s for e in registry.entries() for s in e.cls.option_specs()}
-    options: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--"):
-            raise ConfigError(f"unexpected argument {token!r}")
-        key, _, inline = token[2:].partition("=")
-        key = key.replace("-", "_")
-        negated = key.startswith("no_") and key[3:] in specs and specs[key[3:]].type is bool
-        if negated:
-            options[key[3:]] = False
-        elif key not in specs:
-            raise ConfigError(_unused_option_message(registry, key))
-        elif inline:
-            options[key] = inline
-        elif specs[key].type is bool:
-            options[key] = True
-        elif i + 1 < len(args):
-            i += 1
-            options[key] = args[i]
-        else:
-            raise ConfigError(f"{token} needs a value")
-        i += 1
-    return options
-
-
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; an unavailable device is one ConfigError line."""
     if name == "auto":

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from gancore.cli.component_options import GIVEN
 from gancore.cli.shared import Opt, err
 from gancore.errors import GancoreError
 
@@ -137,8 +138,8 @@ def run(
     given.update(regs=reg or None, monitors=monitor or None, schedules=schedule or None)
     given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
     flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
+    options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
-    options = cfg.parse_option_args(ctx.args, registry)
     reporter = RichReporter(err)
     try:
         if resume is not None:
