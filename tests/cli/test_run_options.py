@@ -1,4 +1,5 @@
-"""`gan run`'s component flags: real, typed flags listed per component, made only for `run`."""
+"""`gan run`'s flags: the components' options are real, typed flags listed per component, made only
+for `run`; every flag of the run itself reaches the run's config."""
 
 from __future__ import annotations
 
@@ -8,7 +9,18 @@ from typing import ClassVar
 import attrs
 import pytest
 
-from gancore import Loss, Network, Prior, hookimpl, option
+from gancore import (
+    Augmentation,
+    CriticStep,
+    LipschitzMonitor,
+    Loss,
+    Network,
+    Prior,
+    Regularizer,
+    Sampler,
+    hookimpl,
+    option,
+)
 from gancore import config as cfg
 from tests.conftest import gan
 
@@ -172,3 +184,92 @@ def test_a_flag_wins_over_a_recommendation_and_a_config_file(tmp_path, started, 
     for args, expected in cases:
         assert gan("run", *ring, *args).exit_code == 0
         assert started[-1].options["toy_width"] == expected, args
+
+
+def _stub(base: type) -> type:
+    return type(f"Stub{base.__name__}", (base,), {"name": "stub"})
+
+
+class StubPlugin:
+    """One component named "stub" of every kind the built-in plugin has no second name for."""
+
+    @hookimpl
+    def gancore_losses(self):
+        return [_stub(Loss)]
+
+    @hookimpl
+    def gancore_regularizers(self):
+        return [_stub(Regularizer)]
+
+    @hookimpl
+    def gancore_critic_steps(self):
+        return [_stub(CriticStep)]
+
+    @hookimpl
+    def gancore_lipschitz_monitors(self):
+        return [_stub(LipschitzMonitor)]
+
+    @hookimpl
+    def gancore_samplers(self):
+        return [_stub(Sampler)]
+
+    @hookimpl
+    def gancore_priors(self):
+        return [_stub(Prior)]
+
+    @hookimpl
+    def gancore_augmentations(self):
+        return [_stub(Augmentation)]
+
+
+#: flag, its value (None: a bool flag), the config field it sets, the value expected there
+EVERY_FLAG = [
+    ("--loss", "stub", "loss", "stub"),
+    ("--critic", "conv", "critic", "conv"),
+    ("--generator", "toy", "generator", "toy"),
+    ("--reg", "stub", "regs", ("stub",)),
+    ("--critic-step", "stub", "critic_step", "stub"),
+    ("--monitor", "stub", "monitors", ("stub",)),
+    ("--augment", "stub", "augment", ("stub",)),
+    ("--schedule", "toy_width=+1/2ep", "schedules", ("toy_width=+1/2ep",)),
+    ("--sampler", "stub", "sampler", "stub"),
+    ("--prior", "stub", "prior", "stub"),
+    ("--dataset", "ring8", "dataset", "ring8"),
+    ("--data-dir", "elsewhere", "data_dir", "elsewhere"),
+    ("--latent-dim", "7", "latent_dim", 7),
+    ("--epochs", "3", "epochs", 3),
+    ("--steps", "9", "steps", 9),
+    ("--batch-size", "5", "batch_size", 5),
+    ("--optimizer", "sgd", "optimizer", "sgd"),
+    ("--lr-g", "0.5", "lr_g", 0.5),
+    ("--lr-d", "0.25", "lr_d", 0.25),
+    ("--beta1", "0.125", "beta1", 0.125),
+    ("--beta2", "0.75", "beta2", 0.75),
+    ("--weight-decay-d", "0.01", "weight_decay_d", 0.01),
+    ("--clip-grad", "2", "clip_grad", 2.0),
+    ("--n-critic", "4", "n_critic", 4),
+    ("--n-gen", "2", "n_gen", 2),
+    ("--lr-warmup", None, "lr_warmup", True),
+    ("--init-from", "other-run", "init_from", "other-run"),
+    ("--precision", "bf16", "precision", "bf16"),
+    ("--compile", None, "compile", True),
+    ("--cuda-graphs", None, "cuda_graphs", True),
+    ("--seed", "11", "seed", 11),
+    ("--device", "cpu", "device", "cpu"),
+    ("--log-every", "13", "log_every", 13),
+    ("--ckpt-every", "17", "ckpt_every", 17),
+    ("--eval-every", "19", "eval_every", 19),
+    ("--eval-samples", "23", "eval_samples", 23),
+]
+
+
+def test_every_flag_of_run_reaches_the_config(tmp_path, started, register):
+    assert {field for _, _, field, _ in EVERY_FLAG} == set(cfg.FIELDS) - {"options"}
+    register(StubPlugin(), "stubs")
+    args = [a for flag, value, _, _ in EVERY_FLAG for a in (flag, value) if a is not None]
+    result = gan("run", *args, "--out", tmp_path / "run")
+    assert result.exit_code == 0, result.output
+    config = started[-1]
+    for flag, _, field, expected in EVERY_FLAG:
+        assert getattr(config, field) == expected, flag
+        assert getattr(config, field) != cfg.FIELDS[field].default, f"{flag}: pick a value that is no default"
