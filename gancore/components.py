@@ -17,7 +17,9 @@ fields::
             return -fake_out.mean()
 
 Option names are shared across components (``--dropout`` sets every selected component's
-``dropout``), so prefix yours when the meaning is specific: ``gp_weight``, not ``weight``.
+``dropout``), so prefix yours when the meaning is specific: ``gp_weight``, not ``weight``. A shared
+name is one typed flag of ``gan run``: two installed components that give it different types stop
+``gan run`` with both named.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ read back to repeat the run.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ import torch
 
 from gancore.components import OptionSpec
 from gancore.errors import ConfigError, PluginError
-from gancore.plugins import Registry
+from gancore.plugins import Entry, Registry
 
 v = attrs.validators
 
@@ -211,13 +212,30 @@ def resolve(registry: Registry, explicit: dict[str, Any], explicit_options: dict
     return make_config(**settings)
 
 
-def option_specs(registry: Registry, pairs: list[tuple[str, str]]) -> dict[str, list[tuple[str, OptionSpec]]]:
-    """option name -> [(owner description, spec)] over the given components."""
-    out: dict[str, list[tuple[str, OptionSpec]]] = {}
-    for kind, name in pairs:
-        for spec in registry.get(kind, name).cls.option_specs():
-            out.setdefault(spec.name, []).append((f"{kind} {name!r}", spec))
+def options_by_name(entries: Iterable[Entry]) -> dict[str, list[tuple[Entry, OptionSpec]]]:
+    """option name -> [(component, spec)] over ``entries``, in their order.
+
+    A name shared by several components is one flag and one ``[options]`` key that sets them all
+    (``--dropout`` for both critics), so it must have one type: a flag cannot parse as a float for
+    one component and an int for another. Such a clash is refused, naming both components' plugins.
+    """
+    out: dict[str, list[tuple[Entry, OptionSpec]]] = {}
+    for entry in entries:
+        for spec in entry.cls.option_specs():
+            owners = out.setdefault(spec.name, [])
+            if owners and owners[0][1].type is not spec.type:
+                first, first_spec = owners[0]
+                raise PluginError(
+                    f"option {spec.flag} has two types: {first_spec.type.__name__} in {describe(first)},"
+                    f" {spec.type.__name__} in {describe(entry)}; one of them must rename it"
+                )
+            owners.append((entry, spec))
     return out
+
+
+def describe(entry: Entry) -> str:
+    """``critic 'mlp' (plugin 'builtin')``: a component as an error line names it."""
+    return f"{entry.kind.replace('_', ' ')} {entry.name!r} (plugin {entry.plugin!r})"
 
 
 def resolve_options(
@@ -227,7 +245,7 @@ def resolve_options(
     explicit: dict[str, Any],
 ) -> dict[str, Any]:
     """Every option of the selected components: explicit, else recommended, else its default."""
-    specs = option_specs(registry, pairs)
+    specs = options_by_name(registry.get(kind, name) for kind, name in pairs)
     for key in explicit:
         if key not in specs:
             raise ConfigError(_unused_option_message(registry, key))
@@ -275,35 +293,6 @@ def coerce_option(spec: OptionSpec, value: Any) -> Any:
         return spec.type(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{spec.flag} expects a {spec.type.__name__}, got {value!r}") from None
-
-
-def parse_option_args(args: list[str], registry: Registry) -> dict[str, Any]:
-    """Component flags left over by the CLI (``--dropout 0.3``, ``--saturating``) as raw values."""
-    specs = {s.name: s for e in registry.entries() for s in e.cls.option_specs()}
-    options: dict[str, Any] = {}
-    i = 0
-    while i < len(args):
-        token = args[i]
-        if not token.startswith("--"):
-            raise ConfigError(f"unexpected argument {token!r}")
-        key, _, inline = token[2:].partition("=")
-        key = key.replace("-", "_")
-        negated = key.startswith("no_") and key[3:] in specs and specs[key[3:]].type is bool
-        if negated:
-            options[key[3:]] = False
-        elif key not in specs:
-            raise ConfigError(_unused_option_message(registry, key))
-        elif inline:
-            options[key] = inline
-        elif specs[key].type is bool:
-            options[key] = True
-        elif i + 1 < len(args):
-            i += 1
-            options[key] = args[i]
-        else:
-            raise ConfigError(f"{token} needs a value")
-        i += 1
-    return options
 
 
 def resolve_device(name: str) -> torch.device:

@@ -20,7 +20,7 @@ RING = ["--dataset", "ring8", "--device", "cpu"]
         (["--critic", "mpl"], "did you mean 'mlp'?"),
         (["--dropuot", "0.3"], "no such option --dropuot"),
         (["--dropout", "0.3"], "--dropout is an option of critic 'conv', critic 'mlp'"),
-        (["--toy-width", "many"], "--toy-width expects a int, got 'many'"),
+        (["--toy-width", "many"], "Invalid value for '--toy-width'"),
         (["--toy-width", "0"], "generator 'toy': 'toy_width' must be > 0"),
         (["--optimizer", "adamw"], "--optimizer must be one of adam, rmsprop, sgd; got 'adamw'"),
         (["--config", "missing.toml"], "config file missing.toml does not exist"),

@@ -11,6 +11,7 @@ import typer
 
 from gancore.cli import eval as eval_cli
 from gancore.cli import plot, plugins, report, run, sample, sweep
+from gancore.cli.component_options import RunCommand
 from gancore.cli.shared import reports_errors
 
 app = typer.Typer(
@@ -22,9 +23,11 @@ app = typer.Typer(
     add_completion=False,
 )
 app.command(
+    cls=RunCommand,
+    # unknown flags are left to RunCommand, which reports them in one line with the closest flag
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
-    epilog="Components add their own flags (e.g. --saturating, --dropout 0.3): "
-    "`gan plugins show NAME` lists them.",
+    epilog="Each component's flags (e.g. --saturating, --dropout 0.3) are in its own panel above;"
+    " `gan plugins show NAME` describes a component.",
 )(reports_errors(run.run))
 for command in (sample.sample, plot.plot, report.report, sweep.sweep):
     app.command()(reports_errors(command))

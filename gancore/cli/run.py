@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.console import Console
 
+from gancore.cli.component_options import GIVEN
 from gancore.cli.shared import Opt, err
 from gancore.errors import GancoreError
 
@@ -64,6 +66,11 @@ class RichReporter:
 
     def stop(self) -> None:
         self.progress.stop()
+
+
+def explicit_settings(**given: Any) -> dict[str, Any]:
+    """The settings a user gave (flags left out are None), for ``--config`` and recommendations to fill."""
+    return {key: value for key, value in given.items() if value is not None}
 
 
 def run(
@@ -132,12 +139,46 @@ def run(
     from gancore.plugins import get_registry
     from gancore.train import runs
 
-    given = dict(locals())
-    given.update(regs=reg or None, monitors=monitor or None, schedules=schedule or None)
-    given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
-    flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
+    flags = explicit_settings(
+        loss=loss,
+        critic=critic,
+        generator=generator,
+        regs=reg or None,
+        critic_step=critic_step,
+        monitors=monitor or None,
+        augment=[a for a in augment.split(",") if a] if augment is not None else None,
+        schedules=schedule or None,
+        sampler=sampler,
+        prior=prior,
+        dataset=dataset,
+        data_dir=data_dir,
+        latent_dim=latent_dim,
+        epochs=epochs,
+        steps=steps,
+        batch_size=batch_size,
+        optimizer=optimizer,
+        lr_g=lr_g,
+        lr_d=lr_d,
+        beta1=beta1,
+        beta2=beta2,
+        weight_decay_d=weight_decay_d,
+        clip_grad=clip_grad,
+        n_critic=n_critic,
+        n_gen=n_gen,
+        lr_warmup=lr_warmup,
+        init_from=init_from,
+        precision=precision,
+        compile=compile,
+        cuda_graphs=cuda_graphs,
+        seed=seed,
+        device=device,
+        log_every=log_every,
+        ckpt_every=ckpt_every,
+        eval_every=eval_every,
+        eval_samples=eval_samples,
+    )
+    options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
-    options = cfg.parse_option_args(ctx.args, registry)
     reporter = RichReporter(err)
     try:
         if resume is not None:
