@@ -165,7 +165,7 @@ def run(
         clip_grad=clip_grad,
         n_critic=n_critic,
         n_gen=n_gen,
-        lr_warmup=lr_warmup,
+        lr_schedule=lr_schedule,
         init_from=init_from,
         precision=precision,
         compile=compile,

@@ -14,6 +14,7 @@ from gancore import (
     CriticStep,
     LipschitzMonitor,
     Loss,
+    LRSchedule,
     Network,
     Prior,
     Regularizer,
@@ -221,6 +222,10 @@ class StubPlugin:
     def gancore_augmentations(self):
         return [_stub(Augmentation)]
 
+    @hookimpl
+    def gancore_lr_schedules(self):
+        return [_stub(LRSchedule)]
+
 
 #: flag, its value (None: a bool flag), the config field it sets, the value expected there
 EVERY_FLAG = [
@@ -249,7 +254,7 @@ EVERY_FLAG = [
     ("--clip-grad", "2", "clip_grad", 2.0),
     ("--n-critic", "4", "n_critic", 4),
     ("--n-gen", "2", "n_gen", 2),
-    ("--lr-warmup", None, "lr_warmup", True),
+    ("--lr-schedule", "stub", "lr_schedule", "stub"),
     ("--init-from", "other-run", "init_from", "other-run"),
     ("--precision", "bf16", "precision", "bf16"),
     ("--compile", None, "compile", True),
