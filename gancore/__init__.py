@@ -29,6 +29,13 @@ _EXPORTS: dict[str, str] = {
     "Network": "gancore.components",
     "Dataset": "gancore.components",
     "Augmentation": "gancore.components",
+    # what a dataset's evaluation() returns: the contract, and the implementations gancore ships
+    "Evaluation": "gancore.evaluation",
+    "EvalSettings": "gancore.evaluation",
+    "Metric": "gancore.evaluation",
+    "ImageEvaluation": "gancore.eval.images",
+    "FeatureNetSpec": "gancore.eval.features",
+    "ModeEvaluation": "gancore.eval.modes",
     # the records hooks receive
     "DataSpec": "gancore.records",
     "Data": "gancore.records",
@@ -79,6 +86,10 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         option,
     )
     from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
+    from gancore.eval.features import FeatureNetSpec
+    from gancore.eval.images import ImageEvaluation
+    from gancore.eval.modes import ModeEvaluation
+    from gancore.evaluation import EvalSettings, Evaluation, Metric
     from gancore.io.data import gaussian_mixture, load_torchvision_images
     from gancore.plugins import hookimpl
     from gancore.records import (

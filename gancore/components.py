@@ -31,6 +31,7 @@ import attrs
 import torch
 from torch import Tensor, nn
 
+from gancore.evaluation import Evaluation
 from gancore.records import (
     CriticStepContext,
     Data,
@@ -212,6 +213,15 @@ class Dataset(Component):
 
     def load(self, root: Path, device: torch.device) -> Data:
         raise NotImplementedError
+
+    def evaluation(self) -> Evaluation | None:
+        """How samples of this data are scored (`gan eval`, ``--eval-every``), or None: it cannot be.
+
+        Return a fresh object each call: it holds what ``prepare`` loaded. The built-in ones come from
+        gancore: ``ImageEvaluation`` (a feature network and its floor) and ``ModeEvaluation`` (the
+        modes of a Gaussian mixture).
+        """
+        return None
 
 
 class Augmentation(Component):

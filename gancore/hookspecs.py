@@ -125,7 +125,9 @@ def gancore_datasets() -> list[type]:
     """Training data, :class:`~gancore.components.Dataset`.
 
     ``load(root, device)`` returns a :class:`gancore.records.Data`: the whole training split as one
-    tensor on the device (uint8 for images), decoded to floats batch by batch. Selected with
+    tensor on the device (uint8 for images), decoded to floats batch by batch. ``evaluation()``
+    returns how its samples are scored (:class:`gancore.evaluation.Evaluation`; gancore ships
+    ``ImageEvaluation`` and ``ModeEvaluation``), or None when they cannot be. Selected with
     ``--dataset NAME``.
     """
 

@@ -82,8 +82,3 @@ def test_eval_every_logs_metrics_and_leaves_training_unchanged(tmp_path):
     a = load_file(plain / "checkpoints" / "last.safetensors")
     b = load_file(evaluated / "checkpoints" / "last.safetensors")
     assert all(a[k].equal(b[k]) for k in a)  # evaluation draws from its own RNG streams
-
-
-def test_eval_every_needs_a_feature_network(tmp_path):
-    result = gan("run", "--dataset", "ring8", "--eval-every", "1", "--out", tmp_path / "run")
-    assert result.exit_code == 2 and "no feature network for dataset 'ring8'" in result.output

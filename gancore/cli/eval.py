@@ -13,16 +13,6 @@ import typer
 
 Opt = Annotated
 
-METRIC_ROWS = (  # key, label, format, which way is better
-    ("fid", "FID", "{:.3f}", "lower"),
-    ("precision", "precision (k=3)", "{:.4f}", "higher, max 1"),
-    ("recall", "recall (k=3)", "{:.4f}", "higher, max 1"),
-    ("density", "density (k=5)", "{:.4f}", "about 1"),
-    ("coverage", "coverage (k=5)", "{:.4f}", "higher, max 1"),
-    ("classes_covered", "classes covered", "{}", "all"),
-    ("class_kl", "class KL from uniform", "{:.4f}", "lower, min 0"),
-)
-
 
 def _refuse_existing(out: Path | None, allowed: Path | None = None) -> None:
     from gancore.errors import ConfigError
@@ -34,30 +24,28 @@ def _refuse_existing(out: Path | None, allowed: Path | None = None) -> None:
     raise ConfigError(f"{out} already exists; choose another --out (nothing was overwritten)")
 
 
-def _table(result: dict[str, Any], floor: dict[str, Any] | None):
+def _table(result: dict[str, Any], metrics: tuple, floor: dict[str, Any] | None):
+    """The evaluation's metrics as rows: label, value, which way is better, and the floor's value."""
     from rich.table import Table
 
     table = Table(box=None, header_style="bold")
     for column in ("metric", "value", "better") + (("real vs real",) if floor else ()):
         table.add_column(column, justify="right" if column in ("value", "real vs real") else "left")
-    for key, label, fmt, better in METRIC_ROWS:
-        value = result.get(key)
+    for metric in metrics:
+        value = result.get(metric.key)
         if value is None:
             continue
-        if key == "classes_covered":
-            shown = f"{value} of {result['num_classes']}"
-        else:
-            shown = fmt.format(value)
-        row = [label, shown, better]
+        row = [metric.label, metric.show(value, result), metric.better]
         if floor:
-            row.append(fmt.format(floor[key]) if key in floor else "")
+            shown = floor.get(metric.key)
+            row.append(metric.fmt.format(shown) if shown is not None else "")
         table.add_row(*row)
     return table
 
 
 def eval_command(
     target: Opt[
-        Path | None, typer.Argument(help="a run folder, or an .npz holding one array of images")
+        Path | None, typer.Argument(help="a run folder, or an .npz holding one array of samples")
     ] = None,
     out: Opt[
         Path | None, typer.Option(help="where to write the JSON \\[default: RUN/eval.json; none for .npz]")
@@ -66,17 +54,17 @@ def eval_command(
         int | None, typer.Option("-n", "--n", help="samples \\[default: 10000 from a run, all of an .npz]")
     ] = None,
     real: Opt[
-        bool, typer.Option("--real", help="the floor: 10,000 training images instead of samples")
+        bool, typer.Option("--real", help="the floor: the dataset's real data instead of samples")
     ] = False,
     sampler: Opt[str | None, typer.Option(help="draw with this sampler \\[default: the run's]")] = None,
     checkpoint: Opt[Path | None, typer.Option(help="checkpoint file \\[default: the run's last]")] = None,
     seed: Opt[int, typer.Option(help="random seed for drawing samples")] = 0,
-    split: Opt[str, typer.Option(help="real images compared against: test or train")] = "test",
-    n_real: Opt[int, typer.Option(help="how many real images of that split")] = 10_000,
+    split: Opt[str, typer.Option(help="images: real images compared against, test or train")] = "test",
+    n_real: Opt[int, typer.Option(help="images: how many real images of that split")] = 10_000,
     dataset: Opt[str | None, typer.Option(help="dataset \\[default: the run's, else mnist]")] = None,
     features: Opt[
         str | None,
-        typer.Option(help="feature network: the dataset's (default), inception, or a .safetensors file"),
+        typer.Option(help="images: feature network, the dataset's (default), inception, or a .safetensors"),
     ] = None,
     inception_weights: Opt[
         Path | None, typer.Option(help="FID Inception weights for --features inception")
@@ -87,10 +75,14 @@ def eval_command(
     device: Opt[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     as_json: Opt[bool, typer.Option("--json", help="print the JSON instead of a table")] = False,
 ) -> None:
-    """FID, precision/recall, density/coverage and class coverage of a run or an .npz of images."""
+    """Score a run or an .npz by its dataset's evaluation (images: FID, precision/recall, density/coverage,
+    classes covered; the 2-D toys: modes covered, high-quality share)."""
+    import time
+
     from gancore.cli.shared import err
     from gancore.cli.shared import out as stdout
     from gancore.errors import ConfigError
+    from gancore.eval.evaluate import default_dataset, evaluation_for, finish, read_npz, settings
     from gancore.io.rundir import write_atomic
 
     if n is not None and n <= 0:
@@ -98,16 +90,12 @@ def eval_command(
     if real == (target is not None):
         raise ConfigError("give a run folder or an .npz file to evaluate, or --real for the floor (not both)")
     source: dict[str, Any] = {}
-    own: Path | None = None
+    options: dict[str, Any] = {}
+    sampler_name, samples, run_dir, array = None, None, None, None
     if real:
         _refuse_existing(out)
-        dataset = dataset or "mnist"
-        if split == "train":
-            raise ConfigError("--real compares training images with the test split; drop --split train")
-        samples, sampler_name = _real_samples(dataset, n or 10_000, data_dir), None
-        source = {"samples": f"{len(samples)} {dataset} training images (seed-0 subset)"}
+        dataset = dataset or default_dataset()
     elif target.is_dir():
-        from gancore.eval.features import spec_for
         from gancore.io.rundir import RunDir
         from gancore.train.runs import read_config
 
@@ -116,79 +104,81 @@ def eval_command(
         out = out or own
         _refuse_existing(out, allowed=own)
         config = read_config(run)
+        options = dict(config.options) if dataset in (None, config.dataset) else {}
         dataset = dataset or config.dataset
         data_dir = data_dir or config.data_dir or None
-        spec_for(dataset)  # fail before drawing 10,000 samples for a dataset with no evaluator
-        samples, sampler_name, drawn = _draw(target, n or 10_000, sampler, checkpoint, seed, device)
-        source = {"run": str(target), "checkpoint": str(checkpoint or run.last), "seed": seed, **drawn}
+        run_dir = run.path
+        source = {"run": str(target), "checkpoint": str(checkpoint or run.last), "seed": seed}
     elif target.suffix == ".npz" or target.is_file():
-        from gancore.eval.evaluate import load_samples
-
         _refuse_existing(out)
-        dataset = dataset or "mnist"
-        samples = load_samples(target, dataset)
+        dataset = dataset or default_dataset()
+        array = read_npz(target)
         if n is not None:
-            if n > len(samples):
-                raise ConfigError(f"-n {n}: {target} holds only {len(samples)} images")
-            samples = samples[:n]
-        sampler_name = None
+            if n > len(array):
+                raise ConfigError(f"-n {n}: {target} holds only {len(array)} samples")
+            array = array[:n]
         source = {"samples": str(target)}
     else:
         raise ConfigError(f"{target}: no such run folder or .npz file")
 
-    from gancore.eval.evaluate import evaluate, floor_for
-
-    result = evaluate(
-        samples,
-        dataset=dataset,
-        split=split,
-        n_real=n_real,
-        data_dir=data_dir,
-        device=device,
-        features=features,
-        inception_weights=str(inception_weights) if inception_weights else None,
-        sampler=sampler_name,
-    )
+    evaluation = evaluation_for(dataset, options=options)
+    if not real and run_dir is None:
+        samples = evaluation.read(array)  # refuse unreadable samples before any real data is loaded
+    start = time.perf_counter()
+    setup = settings(device, data_dir, split, n_real, features, inception_weights)
+    evaluation.prepare(setup)  # fails here, before 10,000 samples are drawn for nothing
+    prepared = time.perf_counter() - start
+    if real:
+        samples, what = evaluation.real_samples(n or 10_000)
+        source = {"samples": what}
+    elif run_dir is not None:
+        samples, sampler_name, drawn = _draw(run_dir, n or 10_000, sampler, checkpoint, seed, device)
+        source.update(drawn)
+    start = time.perf_counter()
+    result = evaluation.score(samples)
+    result = finish(result, samples, dataset=dataset, sampler=sampler_name, device=setup.device,
+                    seconds=prepared + time.perf_counter() - start)  # fmt: skip
     result.update(source)
     if out is not None:
         out.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(out, json.dumps(result, indent=2) + "\n")
     if as_json:
         stdout.print_json(json.dumps(result))
-    else:
-        stdout.print(_table(result, None if real else floor_for(result)))
-        if result["n_samples"] != 10_000 or result["n_real"] != 10_000:
-            err.print(
-                f"[yellow]note[/]: {result['n_samples']} samples vs {result['n_real']} real images;"
-                " the protocol (and the floor) use 10,000 vs 10,000, and FID grows as N shrinks",
-                highlight=False,
-            )
-        err.print(
-            f"{result['feature_net']} ({result['feature_sha256'][:12]}), {result['device']},"
-            f" {result['seconds']:.1f} s" + (f"; [green]wrote[/] {out}" if out is not None else ""),
-            highlight=False,
-        )
+        return
+    stdout.print(_table(result, evaluation.metrics, None if real else evaluation.floor(result)))
+    for note in evaluation.notes(result):
+        err.print(f"[yellow]note[/]: {note}", highlight=False)
+    err.print(
+        f"{evaluation.describe(result)}, {result['device']}, {result['seconds']:.1f} s"
+        + (f"; [green]wrote[/] {out}" if out is not None else ""),
+        highlight=False,
+    )
 
 
 def _draw(run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, device: str):
     import time
 
-    from gancore.errors import ConfigError
     from gancore.tools.sampling import draw
 
     start = time.perf_counter()
     samples = draw(run, n, sampler, ckpt, seed, device)
-    if samples.spec.kind != "image":
-        raise ConfigError(f"{run} makes {samples.spec.kind}, not images; gan eval measures image runs")
     drawn = {"sampling_seconds": round(time.perf_counter() - start, 3), "sampler_stats": samples.stats}
     return samples.values, samples.sampler, drawn
 
 
-def _real_samples(dataset: str, n: int, data_dir: str | None):
-    from gancore.eval.evaluate import real_images
-    from gancore.io.data import resolve_data_dir
+def _feature_net(dataset: str):
+    """The feature network a dataset's evaluation uses, or one line saying it uses none."""
+    from gancore.errors import ConfigError
+    from gancore.eval.evaluate import evaluation_for
+    from gancore.eval.images import ImageEvaluation
 
-    return real_images(dataset, "train", n, resolve_data_dir(data_dir))
+    evaluation = evaluation_for(dataset)
+    if not isinstance(evaluation, ImageEvaluation):
+        raise ConfigError(
+            f"dataset {dataset!r} has no feature network to train: its evaluation ({evaluation.name})"
+            " uses none"
+        )
+    return evaluation.net
 
 
 def train_command(
@@ -208,11 +198,10 @@ def train_command(
     from gancore.cli.shared import out as stdout
     from gancore.config import resolve_device
     from gancore.errors import ConfigError
-    from gancore.eval.features import spec_for
     from gancore.eval.train import RECIPE, build
     from gancore.io.data import resolve_data_dir
 
-    spec = spec_for(dataset)
+    spec = _feature_net(dataset)
     target = out or Path(spec.filename)
     _refuse_existing(target)
     if epochs is not None and epochs <= 0:
@@ -240,16 +229,27 @@ def train_command(
 
 
 def list_command() -> None:
-    """Feature networks by dataset, and whether weights are shipped."""
+    """Every dataset's evaluation: its feature network and whether the weights are shipped."""
     from rich.table import Table
 
     from gancore.cli.shared import out as stdout
-    from gancore.eval.features import FEATURE_NETS
+    from gancore.errors import ConfigError
+    from gancore.eval.evaluate import evaluation_for
+    from gancore.eval.images import ImageEvaluation
+    from gancore.plugins import get_registry
 
     table = Table(box=None, header_style="bold")
-    for column in ("dataset", "network", "shipped sha256"):
+    for column in ("dataset", "evaluation", "network", "shipped sha256"):
         table.add_column(column)
-    for dataset, spec in sorted(FEATURE_NETS.items()):
-        shipped = spec.sha256 if spec.sha256 and spec.shipped.is_file() else "not shipped"
-        table.add_row(dataset, spec.name, shipped)
+    for dataset in get_registry().names("dataset"):
+        try:
+            evaluation = evaluation_for(dataset)
+        except ConfigError:
+            table.add_row(dataset, "none", "-", "-")
+            continue
+        if isinstance(evaluation, ImageEvaluation):
+            net = evaluation.net
+            table.add_row(dataset, evaluation.name, net.name, net.sha256 if net.shipped else "not shipped")
+        else:
+            table.add_row(dataset, evaluation.name, "-", "-")
     stdout.print(table)

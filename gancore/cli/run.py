@@ -38,7 +38,7 @@ class RichReporter:
             console=console,
         )
         self.task = None
-        self.fid = ""
+        self.evaluated = ""
         self.per_epoch = 1
         self.epochs = 1
 
@@ -57,11 +57,13 @@ class RichReporter:
         self.progress.update(self.task, completed=done, epoch=self._epoch(done))
 
     def log(self, row: dict[str, float]) -> None:
-        if "eval/fid" in row:  # an evaluation row: keep its FID in view until the next one
-            self.fid = f"  FID {row['eval/fid']:.2f}"
+        shown = [k for k in row if k.startswith("eval/")]
+        if shown:  # an evaluation row: keep its headline (the evaluation's first metric) in view
+            key, value = shown[0], row[shown[0]]
+            self.evaluated = f"  {key.removeprefix('eval/')} {value:.4g}" if value is not None else ""
             return
         keys = ("d_loss", "g_loss", "d_acc_real", "d_acc_fake")
-        losses = "  ".join(f"{k} {row[k]:.3f}" for k in keys if k in row) + self.fid
+        losses = "  ".join(f"{k} {row[k]:.3f}" for k in keys if k in row) + self.evaluated
         self.progress.update(self.task, speed=f"{row['it_s']:.0f} it/s", losses=losses)
 
     def stop(self) -> None:
@@ -126,7 +128,7 @@ def run(
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
     ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
     eval_every: Opt[
-        int | None, typer.Option(help="evaluate (FID, ...) every N epochs into metrics.jsonl")
+        int | None, typer.Option(help="evaluate (the dataset's metrics) every N epochs into metrics.jsonl")
     ] = None,
     eval_samples: Opt[int | None, typer.Option(help="samples per evaluation (default 10000)")] = None,
     out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,

@@ -1,9 +1,10 @@
-"""Feature networks: one small classifier per dataset, shipped as safetensors and checked by sha256.
+"""Feature networks: a small classifier per image dataset, shipped as safetensors and checked by sha256.
 
 FID and the k-NN metrics use a classifier's penultimate activations; class coverage uses its
-predictions. A dataset gets its network by an entry in ``FEATURE_NETS`` plus a weights file made by
-``gan evaluator train --dataset NAME`` (see ``gancore.eval.train``). A file made that way can also
-be used directly with ``--features FILE`` before it is shipped.
+predictions. A dataset describes its network with a ``FeatureNetSpec`` (given to its
+``ImageEvaluation``) and ships the weights file made by ``gan evaluator train --dataset NAME`` (see
+``gancore.eval.train``) beside its own code. A file made that way can also be used directly with
+``--features FILE`` before it is shipped.
 """
 
 from __future__ import annotations
@@ -19,52 +20,32 @@ from torch import Tensor, nn
 
 from gancore.errors import ConfigError, GancoreError
 
-WEIGHTS_DIR = Path(__file__).parent / "weights"
 FORMAT = "gancore-evaluator"
 ARCH = "digit-cnn-v1"
 
 
 @attrs.frozen
 class FeatureNetSpec:
-    """A dataset's feature network: where its weights are and what they must hash to."""
+    """A dataset's feature network: its name, where its weights are and what they must hash to."""
 
     name: str  # e.g. "mnist-cnn", recorded in eval.json
-    dataset: str  # gancore dataset name ("mnist")
-    folder: str  # torchvision folder under the data root ("MNIST")
-    image_shape: tuple[int, int, int] = (1, 28, 28)
-    num_classes: int = 10
+    dataset: str  # gancore dataset name ("mnist"), recorded in the weights file
+    folder: str  # torchvision folder under the data root ("MNIST"), for the real images
+    weights: Path | None = attrs.field(default=None, converter=attrs.converters.optional(Path))
     sha256: str | None = None  # None: no weights shipped yet; train them with `gan evaluator train`
+    image_shape: tuple[int, int, int] = attrs.field(default=(1, 28, 28), converter=tuple)
+    num_classes: int = 10
 
     @property
     def filename(self) -> str:
         return f"{self.name}.safetensors"
 
     @property
-    def shipped(self) -> Path:
-        return WEIGHTS_DIR / self.filename
-
-
-MNIST_SHA256 = "beafa22d6afb3e1ca4b80ab04e708e62c481435d81d6afe9790bbe6640a3f79d"
-
-FEATURE_NETS: dict[str, FeatureNetSpec] = {
-    spec.dataset: spec
-    for spec in (
-        FeatureNetSpec("mnist-cnn", "mnist", "MNIST", sha256=MNIST_SHA256),
-        # no Fashion-MNIST files exist here: `gan evaluator train --dataset fashion-mnist` makes one
-        FeatureNetSpec("fashion-mnist-cnn", "fashion-mnist", "FashionMNIST"),
-    )
-}
-
-
-def spec_for(dataset: str) -> FeatureNetSpec:
-    """The feature network registered for a dataset, or one line naming the known ones."""
-    try:
-        return FEATURE_NETS[dataset]
-    except KeyError:
-        known = ", ".join(sorted(FEATURE_NETS))
-        raise ConfigError(
-            f"no feature network for dataset {dataset!r}: evaluation works on {known}"
-        ) from None
+    def shipped(self) -> Path | None:
+        """The shipped weights file, when there is one (recorded sha256 and file present)."""
+        if self.sha256 is None or self.weights is None or not self.weights.is_file():
+            return None
+        return self.weights
 
 
 class DigitCNN(nn.Module):
@@ -208,18 +189,18 @@ def read_info(path: Path) -> dict:
 _LOADED: dict[tuple[str, str], FeatureNet] = {}
 
 
-def load(source: str | Path | None, dataset: str, device: torch.device) -> FeatureNet:
+def load(source: str | Path | None, spec: FeatureNetSpec, device: torch.device) -> FeatureNet:
     """The dataset's shipped network (``source`` None), or a file made by `gan evaluator train`.
 
-    The shipped file must match the sha256 recorded in ``FEATURE_NETS``: features from any other
-    weights would make numbers incomparable with everyone else's without anyone noticing.
+    The shipped file must match the sha256 its spec records: features from any other weights would
+    make numbers incomparable with everyone else's without anyone noticing.
     """
     from safetensors.torch import load_file
 
-    spec = spec_for(dataset)
+    dataset = spec.dataset
     if source is None:
         path = spec.shipped
-        if spec.sha256 is None or not path.is_file():
+        if path is None:
             raise ConfigError(
                 f"no feature network is shipped for {dataset}: build one with"
                 f" `gan evaluator train --dataset {dataset} --out {spec.filename}`"
@@ -229,13 +210,13 @@ def load(source: str | Path | None, dataset: str, device: torch.device) -> Featu
         path = Path(source).expanduser()
         if not path.is_file():
             raise ConfigError(
-                f"--features {source}: no such file (give mnist-cnn, inception or a .safetensors)"
+                f"--features {source}: no such file (give {spec.name}, inception or a .safetensors)"
             )
     sha = sha256_of(path)
     if source is None and sha != spec.sha256:
         raise GancoreError(
             f"{path} has sha256 {sha[:16]}..., expected {spec.sha256[:16]}...: the shipped weights are"
-            " damaged or replaced; reinstall gancore"
+            " damaged or replaced; reinstall the plugin that provides them"
         )
     key = (sha, str(device))
     if key in _LOADED:

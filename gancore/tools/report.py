@@ -3,7 +3,8 @@
 Runs are grouped into experiments: a run folder named ``seed-N`` (as `gan sweep` makes them) belongs to
 the experiment named by its parent folder, any other run is an experiment of its own. Each table cell
 is the mean over the experiment's evaluated runs, with the sample standard deviation when there are
-several.
+several. The metric columns are those of the runs' datasets' evaluations (FID, precision, ... for
+images; modes, high quality, mode KL for the 2-D toys), in the order they declare them.
 """
 
 from __future__ import annotations
@@ -19,21 +20,13 @@ from typing import Any
 
 import attrs
 
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, GancoreError
+from gancore.evaluation import Metric
 from gancore.io.rundir import RunDir, write_atomic
 
 SEED_FOLDER = re.compile(r"seed-\d+")
-#: eval.json key, column title, format
-METRICS = (
-    ("fid", "FID", "{:.1f}"),
-    ("precision", "precision", "{:.3f}"),
-    ("recall", "recall", "{:.3f}"),
-    ("density", "density", "{:.3f}"),
-    ("coverage", "coverage", "{:.3f}"),
-    ("classes_covered", "classes", "{:.1f}"),
-    ("class_kl", "class KL", "{:.3f}"),
-)
-COLUMNS = ("experiment", "runs", "epochs", *(title for _, title, _ in METRICS), "wall time", "steps/s")
+LEADING = ("experiment", "runs", "epochs")
+TRAILING = ("wall time", "steps/s")
 
 
 @attrs.frozen
@@ -45,6 +38,8 @@ class RunSummary:
     config: dict[str, Any]
     rows: list[dict[str, Any]]  # metrics.jsonl
     evaluation: dict[str, Any] | None  # eval.json
+    metrics: tuple[Metric, ...] = ()  # what its dataset's evaluation reports (none if unknown here)
+    headline: str | None = None  # the metric worth plotting over training
 
     @property
     def epochs(self) -> float | None:
@@ -91,13 +86,28 @@ def find_runs(paths: Iterable[Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
+def dataset_metrics(config: dict[str, Any]) -> tuple[tuple[Metric, ...], str | None]:
+    """The metrics and headline of the run's dataset's evaluation; none when this installation cannot
+    evaluate it (its plugin is missing, or it has no evaluation): a report still lists the run."""
+    from gancore.config import RunConfig
+    from gancore.eval.evaluate import evaluation_for
+
+    name = config.get("dataset", RunConfig().dataset)
+    try:
+        evaluation = evaluation_for(name, options=config.get("options", {}))
+    except GancoreError:
+        return (), None
+    return evaluation.metrics, evaluation.headline
+
+
 def summarize(path: Path) -> RunSummary:
     run = RunDir(path).require()
     experiment = path.parent.name if SEED_FOLDER.fullmatch(path.name) else path.name
     config = tomllib.loads(run.config.read_text())
     evaluation_path = path / "eval.json"
     evaluation = json.loads(evaluation_path.read_text()) if evaluation_path.is_file() else None
-    return RunSummary(path, experiment, config, run.read_metrics(), evaluation)
+    metrics, headline = dataset_metrics(config)
+    return RunSummary(path, experiment, config, run.read_metrics(), evaluation, metrics, headline)
 
 
 def group(runs: list[RunSummary]) -> dict[str, list[RunSummary]]:
@@ -126,8 +136,24 @@ def _duration(seconds: float) -> str:
     return f"{minutes} min {secs:02d} s" if minutes else f"{secs} s"
 
 
+def metric_columns(groups: dict[str, list[RunSummary]]) -> list[Metric]:
+    """Every metric any run's evaluation reports, once per key, in the order first declared."""
+    seen: dict[str, Metric] = {}
+    for runs in groups.values():
+        for run in runs:
+            for metric in run.metrics:
+                seen.setdefault(metric.key, metric)
+    return list(seen.values())
+
+
+def columns(rows: list[dict[str, str]]) -> list[str]:
+    """The table's columns: those of its rows (every row has them all, in order)."""
+    return list(rows[0]) if rows else [*LEADING, *TRAILING]
+
+
 def table(groups: dict[str, list[RunSummary]]) -> list[dict[str, str]]:
-    """One row per experiment, the cells as text, in the order of ``COLUMNS``."""
+    """One row per experiment, as text: experiment, runs, epochs, the metrics, wall time, steps/s."""
+    metrics = metric_columns(groups)
     rows = []
     for name, runs in groups.items():
         evaluated = [r.evaluation for r in runs if r.evaluation is not None]
@@ -135,8 +161,8 @@ def table(groups: dict[str, list[RunSummary]]) -> list[dict[str, str]]:
         count = f"{n}" if len(evaluated) == n else f"{len(evaluated)} of {n} evaluated"
         row = {"experiment": name, "runs": count}
         row["epochs"] = _cell([r.epochs for r in runs], "{:.3g}")
-        for key, title, fmt in METRICS:
-            row[title] = _cell([e[key] for e in evaluated if key in e], fmt)
+        for metric in metrics:
+            row[metric.title] = _cell([e[metric.key] for e in evaluated if metric.key in e], metric.mean_fmt)
         walls = [w for r in runs if (w := r.wall_seconds) is not None]
         row["wall time"] = _duration(statistics.fmean(walls)) if walls else "-"
         row["steps/s"] = _cell([r.steps_per_second for r in runs], "{:.1f}")
@@ -145,8 +171,9 @@ def table(groups: dict[str, list[RunSummary]]) -> list[dict[str, str]]:
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
-    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(" --- " for _ in COLUMNS) + "|"]
-    lines += ["| " + " | ".join(row[c] for c in COLUMNS) + " |" for row in rows]
+    names = columns(rows)
+    lines = ["| " + " | ".join(names) + " |", "|" + "|".join(" --- " for _ in names) + "|"]
+    lines += ["| " + " | ".join(row[c] for c in names) + " |" for row in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -154,10 +181,11 @@ def rich_table(rows: list[dict[str, str]]):
     from rich.table import Table
 
     out = Table(header_style="bold", box=None)
-    for column in COLUMNS:
+    names = columns(rows)
+    for column in names:
         out.add_column(column, justify="left" if column == "experiment" else "right")
     for row in rows:
-        out.add_row(*(row[c] for c in COLUMNS))
+        out.add_row(*(row[c] for c in names))
     return out
 
 
@@ -231,15 +259,27 @@ def _samples(groups: dict[str, list[RunSummary]], out: Path) -> Path | None:
     return out
 
 
+def headlines(runs: list[RunSummary]) -> list[Metric]:
+    """The headline metric of each run's evaluation that the run logged during training (--eval-every)."""
+    found: dict[str, Metric] = {}
+    for run in runs:
+        metric = next((m for m in run.metrics if m.key == run.headline), None)
+        if metric is not None and any(f"eval/{metric.key}" in row for row in run.rows):
+            found.setdefault(metric.key, metric)
+    return list(found.values())
+
+
 def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
-    """losses.png, fid.png (when runs evaluated during training), lipschitz.png, samples.png."""
+    """losses.png; <headline>.png (fid.png for images) when runs evaluated during training;
+    lipschitz.png; samples.png."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
     runs = [r for rs in groups.values() for r in rs]
     written = [_curves(groups, ["d_loss", "g_loss"], "step", out / "losses.png", "symlog")]
-    if any("eval/fid" in row for r in runs for row in r.rows):
-        written.append(_curves(groups, ["eval/fid"], "epoch", out / "fid.png", "log"))
+    for metric in headlines(runs):
+        scale = "log" if metric.log_scale else "linear"
+        written.append(_curves(groups, [f"eval/{metric.key}"], "epoch", out / f"{metric.key}.png", scale))
     if keys := monitor_keys(runs):
         written.append(_curves(groups, keys, "step", out / "lipschitz.png", "log"))
     if (picture := _samples(groups, out / "samples.png")) is not None:

@@ -14,10 +14,10 @@ REPO = Path(__file__).resolve().parents[2]
 @pytest.fixture(autouse=True)
 def _private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Each test gets its own eval cache, on disk and in memory."""
-    from gancore.eval import evaluate
+    from gancore.eval import images
 
     monkeypatch.setenv("GANCORE_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(evaluate, "_REFERENCES", {})
+    monkeypatch.setattr(images, "_REFERENCES", {})
     return tmp_path / "cache" / "eval"
 
 

@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, PluginError
 from gancore.eval import evaluate as ev
-from gancore.eval.features import MNIST_SHA256
+from gancore.eval import images as protocol
 from gancore.io.data import load_torchvision_images
+
+MNIST_SHA256 = ev.evaluation_for("mnist").net.sha256
 
 KEYS = {
     "fid", "precision", "recall", "density", "coverage", "classes_covered", "class_kl", "class_counts",
@@ -55,27 +57,27 @@ def test_disk_cache_is_used_then_refused_when_the_data_changes(
     def no_recompute(*args, **kwargs):
         raise AssertionError("the real statistics were recomputed")
 
-    original = ev.knn_distances
+    original = protocol.knn_distances
     # a fresh process: nothing in memory, the file on disk answers
-    monkeypatch.setattr(ev, "_REFERENCES", {})
-    monkeypatch.setattr(ev, "knn_distances", no_recompute)
+    monkeypatch.setattr(protocol, "_REFERENCES", {})
+    monkeypatch.setattr(protocol, "knn_distances", no_recompute)
     again = ev.evaluate(fake, n_real=100, data_dir=tiny_mnist, device="cpu")
     assert again["fid"] == first["fid"] and again["coverage"] == first["coverage"]
 
     # other real images under the same name: the cache must not answer for them
     images, labels = blobs(128, 99)
     write_idx(tiny_mnist / "MNIST" / "raw", "t10k", images, labels)
-    monkeypatch.setattr(ev, "_REFERENCES", {})
+    monkeypatch.setattr(protocol, "_REFERENCES", {})
     with pytest.raises(AssertionError, match="recomputed"):
         ev.evaluate(fake, n_real=100, data_dir=tiny_mnist, device="cpu")
-    monkeypatch.setattr(ev, "knn_distances", original)
-    monkeypatch.setattr(ev, "_REFERENCES", {})
+    monkeypatch.setattr(protocol, "knn_distances", original)
+    monkeypatch.setattr(protocol, "_REFERENCES", {})
     changed = ev.evaluate(fake, n_real=100, data_dir=tiny_mnist, device="cpu")
     assert changed["fid"] != first["fid"]
 
     # a damaged cache file is recomputed, not trusted
     cached.write_bytes(cached.read_bytes()[:100])
-    monkeypatch.setattr(ev, "_REFERENCES", {})
+    monkeypatch.setattr(protocol, "_REFERENCES", {})
     assert ev.evaluate(fake, n_real=100, data_dir=tiny_mnist, device="cpu")["fid"] == changed["fid"]
 
 
@@ -114,15 +116,17 @@ def test_real_digits_cover_all_classes(mnist: Path) -> None:
 )
 def test_bad_samples_are_refused(samples: np.ndarray, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
-        ev.as_unit(samples, (1, 28, 28))
+        protocol.as_unit(samples, (1, 28, 28))
 
 
 def test_shapes_and_ranges_that_are_accepted() -> None:
     flat = np.full((4, 784), 255, np.uint8)
-    assert ev.as_unit(flat, (1, 28, 28)).shape == (4, 1, 28, 28)
-    assert float(ev.as_unit(flat, (1, 28, 28)).min()) == 1.0
+    assert protocol.as_unit(flat, (1, 28, 28)).shape == (4, 1, 28, 28)
+    assert float(protocol.as_unit(flat, (1, 28, 28)).min()) == 1.0
     floats = np.linspace(-1, 1, 4 * 784, dtype=np.float32).reshape(4, 28, 28)
-    torch.testing.assert_close(ev.as_unit(floats, (1, 28, 28)).flatten(), torch.from_numpy(floats).flatten())
+    torch.testing.assert_close(
+        protocol.as_unit(floats, (1, 28, 28)).flatten(), torch.from_numpy(floats).flatten()
+    )
 
 
 def test_too_few_samples_for_the_knn_metrics(tiny_mnist: Path) -> None:
@@ -141,6 +145,9 @@ def test_more_real_images_than_the_split_has(tiny_mnist: Path) -> None:
     assert result["n_real"] == 6 and result["recall"] == 0.0 and result["classes_covered"] == 1
 
 
-def test_unknown_dataset() -> None:
-    with pytest.raises(ConfigError, match="no feature network for dataset 'ring8'"):
+def test_unknown_dataset_and_samples_of_another_kind() -> None:
+    with pytest.raises(PluginError, match="unknown dataset 'mnits'; did you mean 'mnist'"):
+        ev.evaluate(np.zeros((50, 28, 28), np.uint8), dataset="mnits")
+    # ring8 has an evaluation, of points: images are refused in one line
+    with pytest.raises(ConfigError, match="expected N points of 2 coordinates"):
         ev.evaluate(np.zeros((50, 28, 28), np.uint8), dataset="ring8")
