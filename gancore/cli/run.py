@@ -72,6 +72,8 @@ def run(
     critic: Opt[str | None, typer.Option(help="critic network (default mlp)")] = None,
     generator: Opt[str | None, typer.Option(help="generator network (default mlp)")] = None,
     reg: Opt[list[str] | None, typer.Option(help="regularizer (repeatable)")] = None,
+    weighting: Opt[list[str] | None, typer.Option(help="per-sample loss weighting (repeatable)")] = None,
+    callback: Opt[list[str] | None, typer.Option(help="callback, e.g. an EMA of G (repeatable)")] = None,
     critic_step: Opt[str | None, typer.Option(help="how the critic is stepped (default plain)")] = None,
     monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
     augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
@@ -134,6 +136,7 @@ def run(
 
     given = dict(locals())
     given.update(regs=reg or None, monitors=monitor or None, schedules=schedule or None)
+    given.update(weightings=weighting or None, callbacks=callback or None)
     given["augment"] = [a for a in augment.split(",") if a] if augment is not None else None
     flags = {k: v for k, v in given.items() if k in cfg.FIELDS and v is not None}
     registry = get_registry()
