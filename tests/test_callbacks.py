@@ -16,7 +16,10 @@ from safetensors.torch import load_file
 from torch import Tensor
 
 from gancore import Callback, plugins
+from gancore.builtin.samplers import Plain
+from gancore.config import resolve
 from gancore.testing import train
+from gancore.train import runs
 from tests.conftest import gan, same_tensors
 from tests.plugins_api import ema_topk
 
@@ -180,3 +183,25 @@ def test_a_run_without_callbacks_is_bit_for_bit_what_it_was(tmp_path, case):
     last = tmp_path / "run" / "checkpoints" / "last.safetensors"
     assert not any(k.startswith(("callback.", "sampled_generator.")) for k in load_file(last))
     assert tensor_digest(last) == expected
+
+
+def test_eval_every_draws_from_the_sampled_generator(tmp_path, recorder):
+    registry = plugins.get_registry()
+    settings = {"dataset": "ring8", "device": "cpu", "batch_size": 128, "steps": 156, "eval_every": 1,
+                "eval_samples": 300, "callbacks": ["ema"]}  # fmt: skip
+    config = resolve(registry, settings, {"ema_decay": 0.9})
+    evaluated: list[Tensor] = []
+
+    def evaluators(config, device):
+        return lambda samples: evaluated.append(samples) or {"n": float(len(samples))}
+
+    runs.start(config, tmp_path / "run", registry=registry, evaluators=evaluators)
+    (samples,) = evaluated  # one epoch, one evaluation, before the epoch's checkpoint
+    pipe, _, _ = runs.open_run(tmp_path / "run", "cpu", live=True)
+    tensors = load_file(tmp_path / "run/checkpoints/last.safetensors")
+    for live in (True, False):
+        prefix = "generator." if live else "sampled_generator."
+        weights = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+        pipe.generator.load_state_dict(weights)
+        torch.manual_seed(0 * 1_000_003 + 1)  # what evaluate seeds for (seed 0, epoch 1)
+        assert Plain().sample(pipe.model, 300).equal(samples) is not live
