@@ -26,6 +26,8 @@ _EXPORTS: dict[str, str] = {
     "Sampler": "gancore.components",
     "Prior": "gancore.components",
     "LRSchedule": "gancore.components",
+    "SampleWeighting": "gancore.components",
+    "Callback": "gancore.components",
     "Network": "gancore.components",
     "Dataset": "gancore.components",
     "Augmentation": "gancore.components",
@@ -43,6 +45,7 @@ _EXPORTS: dict[str, str] = {
     "CriticStepContext": "gancore.records",
     "GeneratorStepContext": "gancore.records",
     "MonitorContext": "gancore.records",
+    "RunProgress": "gancore.records",
     # errors a plugin may raise (each is one line to the user)
     "GancoreError": "gancore.errors",
     "ConfigError": "gancore.errors",
@@ -73,6 +76,7 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # what type checkers and IDEs see
     from gancore.components import (
         Augmentation,
+        Callback,
         Component,
         CriticStep,
         Dataset,
@@ -83,6 +87,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         Prior,
         Regularizer,
         Sampler,
+        SampleWeighting,
         option,
     )
     from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
@@ -99,4 +104,5 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         GANModel,
         GeneratorStepContext,
         MonitorContext,
+        RunProgress,
     )

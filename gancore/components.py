@@ -39,6 +39,7 @@ from gancore.records import (
     GANModel,
     GeneratorStepContext,
     MonitorContext,
+    RunProgress,
 )
 
 OPTION_TYPES = (bool, int, float, str)
@@ -103,11 +104,19 @@ class Component:
 
 
 class Loss(Component):
-    """An adversarial loss on the critic's raw outputs (shape (n,))."""
+    """An adversarial loss on the critic's raw outputs (shape (n,)).
+
+    ``critic_loss`` and ``generator_loss`` return a scalar, or with ``per_sample = True`` one value
+    per sample, shape (n,) (for the critic: sample i's real and fake terms together). The engine
+    reduces per-sample losses to their mean, or to the weighted mean the selected weightings ask for
+    (``--weighting``), so a technique that weights or selects samples needs no second loss.
+    """
 
     kind = "loss"
     #: critic outputs above this count as "real" when measuring the critic's accuracy
     threshold: float = 0.0
+    #: True when the losses return one value per sample (what ``--weighting`` needs)
+    per_sample: ClassVar[bool] = False
 
     def critic_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         raise NotImplementedError
@@ -133,6 +142,23 @@ class Regularizer(Component):
         return None
 
     def generator_term(self, ctx: GeneratorStepContext) -> Tensor | None:
+        return None
+
+
+class SampleWeighting(Component):
+    """Weights on the per-sample losses of a step; the engine optimises ``sum(w * l) / sum(w)``.
+
+    Return a tensor of shape (n,), >= 0 (a 0/1 mask selects samples), or None to leave that step's
+    samples as they are. Weights are constants of the step (the engine detaches them); the weights
+    of several selected weightings multiply. Runs inside the step: no host reads.
+    """
+
+    kind = "weighting"
+
+    def critic_weights(self, ctx: CriticStepContext) -> Tensor | None:
+        return None
+
+    def generator_weights(self, ctx: GeneratorStepContext) -> Tensor | None:
         return None
 
 
@@ -183,6 +209,64 @@ class LRSchedule(Component):
 
     def factor(self, epoch: int) -> float:
         return 1.0
+
+
+class Callback(Component):
+    """Called at fixed points of a run; may keep tensor state, saved in the run's checkpoints.
+
+    The call points, in run order (``gancore.hookspecs.gancore_callbacks`` says more):
+    ``check(model)`` when the run is assembled; ``setup(model)`` once, before any checkpoint is
+    loaded (create state tensors here); ``load_state_dict`` on resume; ``on_start(run)``;
+    ``after_critic_step(model)`` and ``after_generator_step(model)`` inside every step;
+    ``on_epoch_end(run)`` before the epoch's grid and checkpoint; ``on_run_end(run)`` last.
+    """
+
+    kind = "callback"
+
+    def setup(self, model: GANModel) -> None:
+        """Create state (tensors on ``model.device``); a resumed run then loads saved values into it."""
+        return None
+
+    def sampled_generator(self) -> nn.Module | None:
+        """A generator to sample instead of the live one (an average of its weights), or None.
+
+        Asked once, after ``setup``. It must have the live generator's architecture: its weights are
+        saved in every checkpoint, and ``gan sample``/``gan eval`` load them into a copy of the
+        generator without running any callback.
+        """
+        return None
+
+    def on_start(self, run: RunProgress) -> None:
+        return None
+
+    def after_critic_step(self, model: GANModel) -> None:
+        return None
+
+    def after_generator_step(self, model: GANModel) -> None:
+        return None
+
+    def on_epoch_end(self, run: RunProgress) -> None:
+        return None
+
+    def on_run_end(self, run: RunProgress) -> None:
+        return None
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The tensors to save, by key (saved as ``callback.<name>.<key>``); return the live tensors."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Restore saved state (on the CPU); by default copied in place into ``state_dict()``'s tensors.
+
+        In place, so that tensors keep their device and address (a recorded CUDA graph uses them).
+        """
+        own = self.state_dict()
+        if own.keys() != state.keys():
+            missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
+            raise KeyError(f"state keys differ: missing {missing}, unexpected {unexpected}")
+        with torch.no_grad():
+            for key, tensor in own.items():
+                tensor.copy_(state[key])
 
 
 class Prior(Component):

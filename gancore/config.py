@@ -75,7 +75,9 @@ class RunConfig:
     critic: str = "mlp"
     critic_step: str = "plain"
     regs: tuple[str, ...] = _tuple
+    weightings: tuple[str, ...] = _tuple  # per-sample weights on the losses (top-k ...)
     monitors: tuple[str, ...] = _tuple
+    callbacks: tuple[str, ...] = _tuple  # called at fixed points of the run (EMA of the generator ...)
     augment: tuple[str, ...] = _tuple
     schedules: tuple[str, ...] = _tuple  # OPTION=+DELTA/Nep: per-epoch changes of component options
     prior: str = "normal"
@@ -120,7 +122,7 @@ class RunConfig:
 
 
 FIELDS = {f.name: f for f in attrs.fields(RunConfig)}
-LIST_KEYS = ("regs", "monitors", "augment", "schedules")
+LIST_KEYS = ("regs", "weightings", "monitors", "callbacks", "augment", "schedules")
 IGNORED_FILE_KEYS = ("plugins",)  # informational tables a run's own config.toml carries
 #: (config key, registry kind) in the order their recommendations are applied
 SELECTIONS = (
@@ -128,7 +130,9 @@ SELECTIONS = (
     ("loss", "loss"),
     ("critic_step", "critic_step"),
     ("regs", "regularizer"),
+    ("weightings", "weighting"),
     ("monitors", "monitor"),
+    ("callbacks", "callback"),
     ("augment", "augmentation"),
     ("lr_schedule", "lr_schedule"),
     ("sampler", "sampler"),

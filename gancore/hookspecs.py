@@ -11,10 +11,16 @@ Every component may also carry ``recommends``, a dict of engine settings it work
 example ``{"n_critic": 5, "lr_d": 1e-4}``); they are applied unless the user set that value
 explicitly, and the resolved values are written to the run's config.toml.
 
-Code that runs inside the training step (losses, regularizers, augmentations, priors,
-``after_step``) must not read tensors back to the host and must not branch on the step number:
-with ``--cuda-graphs`` it runs once per epoch, when the step is recorded, and the GPU replays the
-kernels it launched. Draw random numbers with torch on the device; change state in place.
+Every component may implement ``check(model)``, which raises ``ConfigError`` when it cannot work
+with this model (the data's shape, the loss). It runs once when a run is assembled, for ``gan run``
+before the run folder is created and on ``--resume`` before the checkpoint is loaded: it sees the
+freshly built model, never trained weights or saved state.
+
+Code that runs inside the training step (losses, weightings, regularizers, augmentations, priors,
+``after_step``, a callback's ``after_critic_step`` and ``after_generator_step``) must not read
+tensors back to the host and must not branch on the step number: with ``--cuda-graphs`` it runs
+once per epoch, when the step is recorded, and the GPU replays the kernels it launched. Draw random
+numbers with torch on the device; change state in place.
 
 Register a third-party plugin through the entry-point group ``gancore``::
 
@@ -38,6 +44,26 @@ def gancore_losses() -> list[type]:
     separates "real" from "fake" (``threshold``, used for the critic's accuracy), may return extra
     diagnostics (a divergence or Wasserstein estimate), and may say how to read the critic output as
     a real-vs-fake logit (``logit``) for samplers that need one. Selected with ``--loss NAME``.
+
+    A loss may return one value per sample, shape (n,), instead of a scalar (say so with
+    ``per_sample = True``): the engine reduces them to their mean, or to the weighted mean that the
+    selected weightings (``gancore_sample_weightings``) ask for. The logged ``d_loss``/``g_loss``
+    are always the plain mean.
+    """
+
+
+@hookspec
+def gancore_sample_weightings() -> list[type]:
+    """Per-sample weights on a step's losses, :class:`~gancore.components.SampleWeighting`.
+
+    ``generator_weights(ctx)`` and ``critic_weights(ctx)`` see the step's context, whose ``losses``
+    holds the loss's per-sample values (computed once, carrying the graph) and ``fake_out`` the
+    critic's scores, and return weights of shape (n,) or None. The engine optimises
+    ``sum(w * losses) / sum(w)`` with ``w`` detached (a 0/1 mask: the mean over the chosen samples)
+    and logs it as ``g_loss_weighted``/``d_loss_weighted``. Top-k training (Sinha et al. 2020) keeps
+    the k fakes the critic scores highest. Needs a loss with ``per_sample = True`` (checked when the
+    run is assembled). Runs inside the step. Selected with ``--weighting NAME`` (repeatable; weights
+    multiply).
     """
 
 
@@ -61,6 +87,42 @@ def gancore_critic_steps() -> list[type]:
     spectral normalization); ``after_step(critic)`` runs after every optimizer step of the critic
     (e.g. clip its weights). Selected with ``--critic-step NAME``; the built-in ``plain`` does
     nothing.
+    """
+
+
+@hookspec
+def gancore_callbacks() -> list[type]:
+    """Code called at fixed points of a training run, :class:`~gancore.components.Callback`.
+
+    In run order:
+
+    1. ``check(model)``: when the run is assembled, before its folder exists and before any
+       checkpoint is loaded (like every component).
+    2. ``setup(model)``: once per process, after the networks are built (and warm-started), before a
+       checkpoint is loaded. Create state tensors here, on ``model.device``.
+       ``sampled_generator()`` is asked right after: a module with the generator's architecture
+       (an average of its weights) that samplers, grids, ``--eval-every``, ``gan sample`` and
+       ``gan eval`` then draw from instead of the live generator; at most one callback may give one.
+    3. On ``--resume``: ``load_state_dict(state)`` with the tensors ``state_dict()`` returned when
+       the checkpoint was written (saved as ``callback.<name>.<key>``); the sampled generator's
+       weights are saved and restored by the engine (``sampled_generator.<key>``), so a callback
+       need not save them again.
+    4. ``on_start(run)``: before the first step, after any checkpoint is loaded; called on every
+       start, resumes included, so it must not draw from the global RNG (a resumed run would then
+       differ from an uninterrupted one) nor change what training does.
+    5. ``after_critic_step(model)`` after every optimizer step of the critic (after the critic
+       step's ``after_step``), ``after_generator_step(model)`` after every optimizer step of the
+       generator. Both run inside the step, under ``torch.no_grad()``: no host reads, no Python
+       branching on values or on the step number, state changed in place (``lerp_``, ``copy_``),
+       so that ``--cuda-graphs`` can record them.
+    6. ``on_epoch_end(run)``: after the epoch's last step and metrics row, before its sample grid,
+       evaluation and checkpoint, so what it changes is saved and shows in the grid.
+    7. ``on_run_end(run)``: after the last checkpoint is written, also when the run stops early
+       (Ctrl-C, divergence: ``run.finished`` is False); state changed here is not saved.
+
+    ``state_dict()`` returns live tensors (they are cloned when saved); restoring copies into them
+    in place by default, so a resumed run continues bit for bit. Selected with ``--callback NAME``
+    (repeatable).
     """
 
 

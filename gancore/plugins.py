@@ -33,10 +33,12 @@ BUILTIN_PLUGINS = ("gancore.builtin",)
 KINDS: dict[str, tuple[str, type]] = {
     "loss": ("gancore_losses", components.Loss),
     "regularizer": ("gancore_regularizers", components.Regularizer),
+    "weighting": ("gancore_sample_weightings", components.SampleWeighting),
     "critic_step": ("gancore_critic_steps", components.CriticStep),
     "monitor": ("gancore_lipschitz_monitors", components.LipschitzMonitor),
     "sampler": ("gancore_samplers", components.Sampler),
     "lr_schedule": ("gancore_lr_schedules", components.LRSchedule),
+    "callback": ("gancore_callbacks", components.Callback),
     "prior": ("gancore_priors", components.Prior),
     "generator": ("gancore_generators", components.Network),
     "critic": ("gancore_critics", components.Network),

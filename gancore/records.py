@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -65,6 +66,19 @@ class GANModel:
     spec: DataSpec
     device: torch.device
     augment: Callable[[Tensor], Tensor] = _identity
+    #: the generator that samplers, the per-epoch grids, ``--eval-every``, ``gan sample`` and
+    #: ``gan eval`` draw from, when it is not the live one (a callback's average of its weights)
+    sampled_generator: nn.Module | None = None
+
+    def for_sampling(self) -> GANModel:
+        """This model as samplers see it: ``generator`` is the sampled generator.
+
+        Training passes (the steps, regularizers) use ``generator``, the live one; whatever draws
+        samples goes through this, so a callback's averaged copy is what gets sampled and evaluated.
+        """
+        if self.sampled_generator is None:
+            return self
+        return attrs.evolve(self, generator=self.sampled_generator, sampled_generator=None)
 
     def score(self, x: Tensor) -> Tensor:
         """The critic's raw output on ``x`` after the run's augmentations, shape (n,)."""
@@ -83,7 +97,12 @@ class GANModel:
 
 @attrs.define(eq=False)
 class CriticStepContext:
-    """One critic step: ``fake`` is detached; ``real_out``/``fake_out`` are the critic's outputs."""
+    """One critic step: ``fake`` is detached; ``real_out``/``fake_out`` are the critic's outputs.
+
+    ``losses`` holds the loss's per-sample critic losses, shape (n,), when the loss returns them
+    (``Loss.per_sample``), else None; they carry the graph, so a weighting reads them without a
+    second loss computation.
+    """
 
     model: GANModel
     real: Tensor
@@ -93,11 +112,15 @@ class CriticStepContext:
     fake_out: Tensor
     step: int
     epoch: int
+    losses: Tensor | None = None
 
 
 @attrs.define(eq=False)
 class GeneratorStepContext:
-    """One generator step: ``fake`` carries the generator's graph; ``real`` is the last real batch."""
+    """One generator step: ``fake`` carries the generator's graph; ``real`` is the last real batch.
+
+    ``losses``: the per-sample generator losses, shape (n,), when the loss returns them, else None.
+    """
 
     model: GANModel
     real: Tensor
@@ -106,6 +129,7 @@ class GeneratorStepContext:
     fake_out: Tensor
     step: int
     epoch: int
+    losses: Tensor | None = None
 
 
 @attrs.define(eq=False)
@@ -115,3 +139,22 @@ class MonitorContext:
     model: GANModel
     real: Tensor
     fake: Tensor
+
+
+@attrs.frozen
+class RunProgress:
+    """Where a run stands, as callbacks see it at ``on_start``, ``on_epoch_end`` and ``on_run_end``.
+
+    ``step`` counts the generator steps done (0 at a fresh start, the checkpoint's step on resume;
+    at ``on_run_end`` the step of the last checkpoint); ``epoch`` the passes over the data completed.
+    """
+
+    model: GANModel
+    step: int
+    epoch: int
+    total_steps: int
+    steps_per_epoch: int
+    #: the run folder, for a callback that writes files of its own (a TensorBoard log)
+    folder: Path
+    #: False when ``on_run_end`` comes from a stop before the run's length (Ctrl-C, divergence)
+    finished: bool = True

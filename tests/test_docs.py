@@ -1,4 +1,4 @@
-"""The plugin in docs/plugins.md works as printed: registered, listed, shown, trained."""
+"""The plugins in docs/plugins.md work as printed: registered, listed, shown, trained (and resumed)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,10 @@ import sys
 import tomllib
 import types
 
-from tests.conftest import REPO, gan
+from safetensors.torch import load_file
+
+from gancore.testing import train
+from tests.conftest import REPO, gan, same_tensors
 
 
 def _code_blocks(language: str) -> list[str]:
@@ -43,3 +46,28 @@ def test_the_documented_plugin_package_works(tmp_path, register, monkeypatch):
     assert result.exit_code == 0, result.output
     config = tomllib.loads((run / "config.toml").read_text())
     assert config["options"]["hinge_margin"] == 0.5 and config["beta1"] == 0.0
+
+
+def _as_module(name: str, source: str, monkeypatch) -> types.ModuleType:
+    module = types.ModuleType(name)
+    monkeypatch.setitem(sys.modules, name, module)  # as an installed module would be
+    exec(compile(source, f"{name}.py", "exec"), module.__dict__)
+    return module
+
+
+def test_the_documented_ema_callback_and_top_k_work(tmp_path, register, monkeypatch):
+    ema, topk = _code_blocks("python")[1:3]
+    assert "class EMA(Callback)" in ema and "class TopK(SampleWeighting)" in topk
+    register(_as_module("gan_ema_doc", ema, monkeypatch), "ema-doc")
+    register(_as_module("gan_topk_doc", topk, monkeypatch), "topk-doc")
+    args = ("--callback", "ema", "--ema-decay", "0.9", "--loss", "ns-per-sample", "--weighting", "topk",
+            "--topk-gamma", "0.5")  # fmt: skip
+    whole, split = tmp_path / "whole", tmp_path / "split"
+    rows = train(whole, *args, "--steps", "200", batch_size=128)  # 156 steps an epoch: k halves in the 2nd
+    assert rows[-1]["g_loss_weighted"] < rows[-1]["g_loss"]
+    train(split, *args, "--steps", "100", batch_size=128)
+    assert gan("run", "--resume", split, "--steps", "200").exit_code == 0
+    same_tensors(whole / "checkpoints/last.safetensors", split / "checkpoints/last.safetensors")
+    assert int(load_file(whole / "checkpoints/last.safetensors")["callback.ema.updates"]) == 200
+    result = gan("sample", whole, "-n", "10", "--out", tmp_path / "s.npz")
+    assert result.exit_code == 0 and "generator of callback ema" in result.output, result.output

@@ -20,17 +20,22 @@ def sample(
     seed: Opt[int, typer.Option(help="random seed")] = 0,
     device: Opt[str, typer.Option(help="auto, cpu, cuda, cuda:N")] = "auto",
     batch_size: Opt[int, typer.Option(help="samples generated per batch")] = 1000,
+    live: Opt[
+        bool, typer.Option("--live", help="sample the live generator, not a callback's average (EMA)")
+    ] = False,
 ) -> None:
     """Draw samples from a trained run into an .npz file or a folder of PNGs."""
     from gancore.tools.sampling import draw, write_samples
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
-    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size)
+    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live)
     written = write_samples(samples, out, grid)
     measured = ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in samples.stats.items()
     )
+    source = "" if samples.generator == "live" else f", generator of callback {samples.generator}"
     err.print(
-        f"[green]wrote[/] {written} ({samples.sampler}{': ' + measured if measured else ''})", highlight=False
+        f"[green]wrote[/] {written} ({samples.sampler}{': ' + measured if measured else ''}{source})",
+        highlight=False,
     )

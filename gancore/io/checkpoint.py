@@ -2,13 +2,17 @@
 
 One file holds both networks, both optimizers' state, the RNG states and the step, so ``--resume``
 continues bit for bit. Non-tensor values (optimizer hyperparameters, counters) live in the file's
-string metadata as JSON.
+string metadata as JSON. A run with callbacks adds their state (``callback.<name>.<key>``) and, when
+it samples another generator than the live one, that generator's weights (``sampled_generator.*``,
+with the metadata key ``sampled_generator`` naming the callback that provided it), so that sampling
+a run needs no callback code.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ from torch import Tensor, nn
 from gancore.errors import CheckpointError
 
 FORMAT = "gancore-checkpoint-1"
+#: key prefix of the sampled generator's weights, and the metadata key naming who provided them
+SAMPLED = "sampled_generator"
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
@@ -55,13 +61,20 @@ def save(
     opt_d: torch.optim.Optimizer,
     step: int,
     extra_meta: dict[str, str] | None = None,
+    extra_tensors: dict[str, Tensor] | None = None,
 ) -> Path:
-    """Write everything needed to resume at ``step``; ``path`` is replaced only once complete."""
+    """Write everything needed to resume at ``step``; ``path`` is replaced only once complete.
+
+    ``extra_tensors`` (callbacks' state, the sampled generator) are stored under their keys as
+    copies: a callback's tensor may share memory with a network's, which safetensors refuses.
+    """
     tensors: dict[str, Tensor] = {}
     meta: dict[str, str] = {"format": FORMAT, "step": str(step), **(extra_meta or {})}
     for name, net in (("generator", generator), ("critic", critic)):
         for key, value in net.state_dict().items():
             tensors[f"{name}.{key}"] = value.detach().contiguous()
+    for key, value in (extra_tensors or {}).items():
+        tensors[key] = value.detach().to("cpu", copy=True).contiguous()
     _flatten_optimizer("opt_g", opt_g, tensors, meta)
     _flatten_optimizer("opt_d", opt_d, tensors, meta)
     tensors["rng.cpu"] = torch.get_rng_state()
@@ -111,13 +124,30 @@ def _load_module(name: str, net: nn.Module, tensors: dict[str, Tensor], path: Pa
         ) from None
 
 
-def load_networks(path: Path, generator: nn.Module, critic: nn.Module | None = None) -> dict[str, str]:
-    """Load network weights (for sampling); returns the metadata."""
+def load_networks(
+    path: Path, generator: nn.Module, critic: nn.Module | None = None, sampled: nn.Module | None = None
+) -> dict[str, str]:
+    """Load network weights (for sampling; ``sampled``: the sampled generator's); returns the metadata."""
     tensors, meta = read(path)
     _load_module("generator", generator, tensors, path)
     if critic is not None:
         _load_module("critic", critic, tensors, path)
+    if sampled is not None:
+        _load_module(SAMPLED, sampled, tensors, path)
     return meta
+
+
+def _load_states(
+    states: dict[str, Callable[[dict[str, Tensor]], None]], tensors: dict[str, Tensor], path: Path
+) -> None:
+    """Hand each ``prefix -> load`` the checkpoint's tensors under ``prefix.``, the prefix removed."""
+    for prefix, load in states.items():
+        start = prefix + "."
+        state = {k[len(start) :]: v for k, v in tensors.items() if k.startswith(start)}
+        try:
+            load(state)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            raise CheckpointError(f"checkpoint {path} has unusable state for {prefix} ({exc})") from None
 
 
 def load_all(
@@ -126,11 +156,20 @@ def load_all(
     critic: nn.Module,
     opt_g: torch.optim.Optimizer,
     opt_d: torch.optim.Optimizer,
+    sampled: nn.Module | None = None,
+    states: dict[str, Callable[[dict[str, Tensor]], None]] | None = None,
 ) -> dict[str, str]:
-    """Restore networks, optimizers and RNG states; returns the metadata (``step`` ...)."""
+    """Restore networks, optimizers and RNG states; returns the metadata (``step`` ...).
+
+    ``sampled`` receives the sampled generator's weights; ``states`` maps a key prefix to a function
+    that restores the tensors saved under it (a callback's ``load_state_dict``).
+    """
     tensors, meta = read(path)
     _load_module("generator", generator, tensors, path)
     _load_module("critic", critic, tensors, path)
+    if sampled is not None:
+        _load_module(SAMPLED, sampled, tensors, path)
+    _load_states(states or {}, tensors, path)
     try:
         opt_g.load_state_dict(_unflatten_optimizer("opt_g", tensors, meta))
         opt_d.load_state_dict(_unflatten_optimizer("opt_d", tensors, meta))

@@ -21,6 +21,7 @@ class Samples:
     spec: DataSpec
     sampler: str
     stats: dict = attrs.field(factory=dict)  # what the sampler measured (e.g. DRS's acceptance rate)
+    generator: str = "live"  # which generator was sampled: "live", or the callback whose average it is
 
 
 def draw(
@@ -31,8 +32,13 @@ def draw(
     seed: int = 0,
     device: str = "auto",
     batch_size: int = 1000,
+    live: bool = False,
 ) -> Samples:
-    """``n`` samples from the run's last (or the given) checkpoint."""
+    """``n`` samples from the run's last (or the given) checkpoint.
+
+    They come from the generator the run samples (an average a callback kept, when it kept one), or
+    from the live generator with ``live=True``.
+    """
     from gancore.train.runs import open_run
 
     registry = get_registry()
@@ -43,11 +49,12 @@ def draw(
 
         name = read_config(RunDir(run_dir)).sampler
     needs_data = registry.get("sampler", name).cls.needs_data
-    pipe, data, _ = open_run(run_dir, device, name, ckpt, registry, with_data=needs_data)
+    pipe, data, _ = open_run(run_dir, device, name, ckpt, registry, with_data=needs_data, live=live)
+    model = pipe.model.for_sampling()
     torch.manual_seed(seed)
-    pipe.sampler.prepare(pipe.model, data)
-    values = pipe.sampler.sample(pipe.model, n, batch_size)
-    return Samples(values.detach().cpu(), pipe.model.spec, name, pipe.sampler.stats())
+    pipe.sampler.prepare(model, data)
+    values = pipe.sampler.sample(model, n, batch_size)
+    return Samples(values.detach().cpu(), model.spec, name, pipe.sampler.stats(), pipe.sampled_by or "live")
 
 
 def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: bool = False) -> Path:

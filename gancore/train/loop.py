@@ -22,8 +22,8 @@ from gancore.errors import ConfigError, Diverged, Interrupted
 from gancore.io import checkpoint
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
-from gancore.records import Data, MonitorContext
-from gancore.train import schedule
+from gancore.records import Data, MonitorContext, RunProgress
+from gancore.train import callbacks, schedule
 from gancore.train.graphs import GraphedIteration
 from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
@@ -127,14 +127,17 @@ class Trainer:
     def save(self, step: int, also_numbered: bool = False) -> None:
         p = self.pipe
         spec = json.dumps(attrs.asdict(p.model.spec))
+        extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
         paths = [self.run.last] + ([self.run.step_checkpoint(step)] if also_numbered else [])
         for path in paths:
-            checkpoint.save(path, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec})
+            checkpoint.save(
+                path, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec, **meta}, extra
+            )
         self.last_saved = step
 
     @torch.no_grad()
     def save_grid(self, fixed_z: Tensor, epoch: int) -> None:
-        model = self.pipe.model
+        model = self.pipe.model.for_sampling()  # the generator that is sampled: the live one or an average
         model.generator.eval()
         samples = model.generate(fixed_z)
         model.generator.train()
@@ -163,17 +166,18 @@ class Trainer:
         if self.evaluator is None:
             raise ConfigError("--eval-every needs an evaluator; this caller gave none")
         p, cfg = self.pipe, self.pipe.config
-        devices = [p.model.device] if p.model.device.type == "cuda" else []
+        model = p.model.for_sampling()
+        devices = [model.device] if model.device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(cfg.seed * 1_000_003 + epoch)
-            p.generator.eval()
-            p.critic.eval()
+            model.generator.eval()
+            model.critic.eval()
             try:
-                p.sampler.prepare(p.model, self.data)
-                samples = p.sampler.sample(p.model, cfg.eval_samples)
+                p.sampler.prepare(model, self.data)
+                samples = p.sampler.sample(model, cfg.eval_samples)
             finally:
-                p.generator.train()
-                p.critic.train()
+                model.generator.train()
+                model.critic.train()
         row = {"step": step, "epoch": epoch} | {f"eval/{k}": v for k, v in self.evaluator(samples).items()}
         row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
         self.run.append_metrics(row)
@@ -205,8 +209,33 @@ class Trainer:
         cfg = self.pipe.config
         return cfg.steps or cfg.epochs * steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
 
+    def progress(self, done: int, finished: bool = True) -> RunProgress:
+        """Where the run stands after ``done`` steps, for the callbacks."""
+        cfg = self.pipe.config
+        per_epoch = steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+        return RunProgress(
+            self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished
+        )
+
     def train(self, start: int, stop: StopFlag) -> int:
-        """Train from step ``start`` to the configured length; returns the final step."""
+        """Train from step ``start`` to the configured length; returns the final step.
+
+        The callbacks' ``on_run_end`` runs after the last checkpoint, also when the run stops early
+        with a checkpoint kept (Ctrl-C, divergence), so a logger can close its files.
+        """
+        if self.pipe.callbacks:
+            callbacks.notify(self.pipe, "on_start", self.progress(start))
+        try:
+            done = self._train(start, stop)
+        except (Interrupted, Diverged):
+            if self.pipe.callbacks:
+                callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
+            raise
+        if self.pipe.callbacks:
+            callbacks.notify(self.pipe, "on_run_end", self.progress(done))
+        return done
+
+    def _train(self, start: int, stop: StopFlag) -> int:
         p, cfg, data = self.pipe, self.pipe.config, self.data
         device = p.model.device
         per_epoch = steps_per_epoch(len(data), cfg.batch_size, cfg.n_critic)
@@ -254,6 +283,8 @@ class Trainer:
                 self.run.append_metrics(row)
                 self.reporter.log(row)
                 clock, clock_step = time.perf_counter(), done
+            if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
+                callbacks.notify(p, "on_epoch_end", self.progress(done))
             if end_of_epoch or done == total:
                 self.save_grid(fixed_z, epoch + 1)
             if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:

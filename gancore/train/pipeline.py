@@ -10,7 +10,17 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.components import CriticStep, Dataset, LipschitzMonitor, Loss, LRSchedule, Regularizer, Sampler
+from gancore.components import (
+    Callback,
+    CriticStep,
+    Dataset,
+    LipschitzMonitor,
+    Loss,
+    LRSchedule,
+    Regularizer,
+    Sampler,
+    SampleWeighting,
+)
 from gancore.config import RunConfig
 from gancore.errors import ConfigError
 from gancore.io.data import resolve_data_dir
@@ -58,6 +68,12 @@ class Pipeline:
     monitors: list[tuple[str, LipschitzMonitor]]
     sampler: Sampler
     lr_schedule: LRSchedule
+    #: per-sample weights on the losses (only with a loss that returns per-sample values)
+    weightings: list[tuple[str, SampleWeighting]] = attrs.field(factory=list)
+    #: called at fixed points of the run; their state goes into the checkpoints
+    callbacks: list[tuple[str, Callback]] = attrs.field(factory=list)
+    #: the callback that gave ``model.sampled_generator`` (set by ``train.callbacks.setup``)
+    sampled_by: str = ""
     generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
     #: the training step's own passes: ``model.generate`` and ``model.score``, compiled with --compile
@@ -85,10 +101,9 @@ class Pipeline:
 
     def components(self) -> list[Any]:
         """The component objects the loop calls (the ones whose options can follow a schedule)."""
-        regs = [reg for _, reg in self.regs]
-        monitors = [m for _, m in self.monitors]
+        named = [*self.regs, *self.weightings, *self.monitors, *self.callbacks]
         fixed = [self.loss, self.critic_step, self.model.prior, self.sampler, self.lr_schedule]
-        return [*fixed, *regs, *monitors]
+        return [*fixed, *(component for _, component in named)]
 
     @property
     def generator(self) -> torch.nn.Module:
@@ -141,7 +156,17 @@ def build(
         monitors=[(n, instantiate(registry, "monitor", n, o)) for n in config.monitors],
         sampler=instantiate(registry, "sampler", config.sampler, o),
         lr_schedule=instantiate(registry, "lr_schedule", config.lr_schedule, o),
+        weightings=[(n, instantiate(registry, "weighting", n, o)) for n in config.weightings],
+        callbacks=[(n, instantiate(registry, "callback", n, o)) for n in config.callbacks],
     )
+    if config.weightings and not loss.per_sample:
+        raise ConfigError(
+            f"--weighting {config.weightings[0]} weights per-sample losses, but loss {config.loss!r}"
+            " returns one value per batch; choose a loss with per-sample values (per_sample = True)"
+        )
+    repeated = sorted({n for n in config.callbacks if config.callbacks.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"--callback {repeated[0]} is given twice; a callback's state is saved by name")
     for component in [*pipe.components(), *augmentations]:
         component.check(model)
     return pipe

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -16,7 +17,7 @@ from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir, write_atomic
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
-from gancore.train import graphs, schedule
+from gancore.train import callbacks, graphs, schedule
 from gancore.train.loop import (
     Evaluator,
     Reporter,
@@ -73,6 +74,7 @@ def make_trainer(
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
     pipe = build(config, registry, data.spec, device, init)
     schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
+    callbacks.setup(pipe)  # their state exists before a checkpoint is loaded into it
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
     return Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
@@ -146,7 +148,10 @@ def resume(
     config = attrs.evolve(config, **overrides)
     trainer = make_trainer(config, registry, run, reporter or SilentReporter(), evaluators=evaluators)
     p = trainer.pipe
-    meta = checkpoint.load_all(run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d)
+    meta = checkpoint.load_all(
+        run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
+        sampled=p.model.sampled_generator, states=callbacks.state_loaders(p),
+    )  # fmt: skip
     for opt in (trainer.opt_g, trainer.opt_d):
         for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
             if "capturable" in group:
@@ -171,11 +176,17 @@ def open_run(
     ckpt: Path | None = None,
     registry: Registry | None = None,
     with_data: bool = False,
+    live: bool = False,
 ) -> tuple[Pipeline, Data | None, dict[str, str]]:
-    """A trained run's pipeline with its weights loaded, for sampling and evaluation."""
+    """A trained run's pipeline with its weights loaded, for sampling and evaluation.
+
+    No callback is built or run: when the run sampled another generator than the live one (an
+    average kept by a callback), the checkpoint holds its weights and they are loaded into a copy of
+    the generator, which ``model.sampled_generator`` then names; ``live=True`` ignores them.
+    """
     registry = registry or get_registry()
     run = RunDir(path).require()
-    config = read_config(run)
+    config = attrs.evolve(read_config(run), callbacks=(), weightings=())  # training-only components
     if sampler is not None:
         config = attrs.evolve(config, sampler=sampler)
         registry.get("sampler", sampler)
@@ -185,7 +196,11 @@ def open_run(
     spec = DataSpec(**json.loads(meta["spec"]))
     data = load_data(config, registry, dev) if with_data else None
     pipe = build(config, registry, spec, dev)
-    checkpoint.load_networks(path, pipe.generator, pipe.critic)
-    pipe.generator.eval()
-    pipe.critic.eval()
+    sampled = copy.deepcopy(pipe.generator) if checkpoint.SAMPLED in meta and not live else None
+    checkpoint.load_networks(path, pipe.generator, pipe.critic, sampled)
+    if sampled is not None:
+        pipe.model.sampled_generator, pipe.sampled_by = sampled, meta[checkpoint.SAMPLED]
+    for net in (pipe.generator, pipe.critic, sampled):
+        if net is not None:
+            net.eval()
     return pipe, data, meta

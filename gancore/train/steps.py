@@ -19,6 +19,25 @@ def grad_norm(params: Sequence[nn.Parameter], max_norm: float) -> Tensor:
     return torch.nn.utils.get_total_norm([p.grad for p in params if p.grad is not None])
 
 
+def reduce_losses(adversarial: Tensor, weights: list[Tensor | None]) -> tuple[Tensor, Tensor | None]:
+    """(the plain mean adversarial loss, the weighted mean to optimise or None) of a step's loss.
+
+    A scalar loss passes through untouched: a step without per-sample losses pays no extra op. For
+    per-sample losses (shape (n,): a static shape, so no host read) ``weights`` are the weightings'
+    answers, asked after ``ctx.losses`` is set; with none the plain mean is what is optimised.
+    """
+    if adversarial.ndim == 0:
+        return adversarial, None
+    given = [w for w in weights if w is not None]
+    if not given:
+        return adversarial.mean(), None
+    w = given[0]
+    for more in given[1:]:
+        w = w * more
+    w = w.detach()
+    return adversarial.detach().mean(), (w * adversarial).sum() / w.sum()
+
+
 def critic_step(
     pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
 ) -> tuple[Tensor, Tensor]:
@@ -31,18 +50,28 @@ def critic_step(
         real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
         adversarial = loss.critic_loss(real_out, fake_out)
         ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
+        if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
+            ctx.losses = adversarial
+        weights = [w.critic_weights(ctx) for _, w in pipe.weightings]
+        adversarial, weighted = reduce_losses(adversarial, weights)
+        objective = adversarial if weighted is None else weighted
         terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
-        total = adversarial + sum(terms.values()) if terms else adversarial
+        total = objective + sum(terms.values()) if terms else objective
     opt.zero_grad(set_to_none=True)
     total.backward()
     norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
     opt.step()
     pipe.critic_step.after_step(model.critic)
+    if pipe.callbacks:
+        with torch.no_grad():
+            for _, callback in pipe.callbacks:
+                callback.after_critic_step(model)
     with torch.no_grad():
         real_out, fake_out = real_out.detach(), fake_out.detach()
         stats.add(
             {
                 "d_loss": adversarial,
+                **({} if weighted is None else {"d_loss_weighted": weighted}),
                 "d_acc_real": (real_out > loss.threshold).float().mean(),
                 "d_acc_fake": (fake_out <= loss.threshold).float().mean(),
                 "d_grad_norm": norm,
@@ -67,8 +96,13 @@ def generator_step(
             fake_out = pipe.score(fake).float()
             adversarial = loss.generator_loss(fake_out)
             ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
+            if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
+                ctx.losses = adversarial
+            weights = [w.generator_weights(ctx) for _, w in pipe.weightings]
+            adversarial, weighted = reduce_losses(adversarial, weights)
+            objective = adversarial if weighted is None else weighted
             terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
-            total = adversarial + sum(terms.values()) if terms else adversarial
+            total = objective + sum(terms.values()) if terms else objective
         opt.zero_grad(set_to_none=True)
         total.backward()
     finally:
@@ -76,5 +110,10 @@ def generator_step(
             p.requires_grad_(True)
     norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
     opt.step()
-    stats.add({"g_loss": adversarial, "g_grad_norm": norm, **terms})
+    if pipe.callbacks:
+        with torch.no_grad():
+            for _, callback in pipe.callbacks:
+                callback.after_generator_step(model)
+    weighted_stat = {} if weighted is None else {"g_loss_weighted": weighted}
+    stats.add({"g_loss": adversarial, **weighted_stat, "g_grad_norm": norm, **terms})
     return total

@@ -11,6 +11,7 @@ import pytest
 
 from gancore import (
     Augmentation,
+    Callback,
     CriticStep,
     LipschitzMonitor,
     Loss,
@@ -19,6 +20,7 @@ from gancore import (
     Prior,
     Regularizer,
     Sampler,
+    SampleWeighting,
     hookimpl,
     option,
 )
@@ -226,6 +228,14 @@ class StubPlugin:
     def gancore_lr_schedules(self):
         return [_stub(LRSchedule)]
 
+    @hookimpl
+    def gancore_callbacks(self):
+        return [_stub(Callback)]
+
+    @hookimpl
+    def gancore_sample_weightings(self):
+        return [_stub(SampleWeighting)]
+
 
 #: flag, its value (None: a bool flag), the config field it sets, the value expected there
 EVERY_FLAG = [
@@ -255,6 +265,8 @@ EVERY_FLAG = [
     ("--n-critic", "4", "n_critic", 4),
     ("--n-gen", "2", "n_gen", 2),
     ("--lr-schedule", "stub", "lr_schedule", "stub"),
+    ("--callback", "stub", "callbacks", ("stub",)),
+    ("--weighting", "stub", "weightings", ("stub",)),
     ("--init-from", "other-run", "init_from", "other-run"),
     ("--precision", "bf16", "precision", "bf16"),
     ("--compile", None, "compile", True),
