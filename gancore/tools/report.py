@@ -8,6 +8,7 @@ several.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -20,7 +21,8 @@ from typing import Any
 import attrs
 
 from gancore.errors import ConfigError
-from gancore.io.rundir import RunDir, write_atomic
+from gancore.io.atomic import atomic_path, write_atomic
+from gancore.io.rundir import RunDir
 
 SEED_FOLDER = re.compile(r"seed-\d+")
 #: eval.json key, column title, format
@@ -203,7 +205,8 @@ def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: P
         ax.grid(alpha=0.3)
     axes.flat[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out
 
@@ -223,11 +226,13 @@ def _samples(groups: dict[str, list[RunSummary]], out: Path) -> Path | None:
         ax.imshow(plt.imread(image), cmap="gray")
         ax.set_title(name, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    rgba = io.BytesIO()
+    fig.savefig(rgba, dpi=100, format="png")
     plt.close(fig)
     from PIL import Image
 
-    Image.open(out).convert("L").save(out, optimize=True)  # grey digits: a third of the RGBA file
+    with atomic_path(out) as tmp:  # grey digits: a third of the RGBA file
+        Image.open(rgba).convert("L").save(tmp, format="PNG", optimize=True)
     return out
 
 
