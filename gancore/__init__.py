@@ -41,6 +41,10 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "gancore.errors",
     "CheckpointError": "gancore.errors",
     "DataError": "gancore.errors",
+    # tensor functions shared by techniques (a gradient penalty, a chain of augmentations)
+    "interpolates": "gancore.functional",
+    "input_gradient_norms": "gancore.functional",
+    "gradient_penalty": "gancore.functional",
     # helpers for dataset plugins
     "load_torchvision_images": "gancore.io.data",
     "gaussian_mixture": "gancore.io.data",
@@ -77,6 +81,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         option,
     )
     from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
+    from gancore.functional import gradient_penalty, input_gradient_norms, interpolates
     from gancore.io.data import gaussian_mixture, load_torchvision_images
     from gancore.plugins import hookimpl
     from gancore.records import (
