@@ -42,6 +42,7 @@ _EXPORTS: dict[str, str] = {
     "CheckpointError": "gancore.errors",
     "DataError": "gancore.errors",
     # tensor functions shared by techniques (a gradient penalty, a chain of augmentations)
+    "compose": "gancore.functional",
     "interpolates": "gancore.functional",
     "input_gradient_norms": "gancore.functional",
     "gradient_penalty": "gancore.functional",
@@ -81,7 +82,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         option,
     )
     from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
-    from gancore.functional import gradient_penalty, input_gradient_norms, interpolates
+    from gancore.functional import compose, gradient_penalty, input_gradient_norms, interpolates
     from gancore.io.data import gaussian_mixture, load_torchvision_images
     from gancore.plugins import hookimpl
     from gancore.records import (

@@ -8,10 +8,24 @@ callables: no gancore import, so any layer may use them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
+
+
+def compose(functions: Iterable[Callable[[Tensor], Tensor]]) -> Callable[[Tensor], Tensor]:
+    """The functions applied left to right (``compose([f, g])(x) == g(f(x))``); none: the identity."""
+    chain = tuple(functions)
+    if not chain:
+        return lambda x: x
+
+    def composed(x: Tensor) -> Tensor:
+        for fn in chain:
+            x = fn(x)
+        return x
+
+    return composed
 
 
 def interpolates(real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:

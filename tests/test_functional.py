@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import gancore
-from gancore.functional import gradient_penalty, input_gradient_norms, interpolates
+from gancore.functional import compose, gradient_penalty, input_gradient_norms, interpolates
 from gancore.records import CriticStepContext, DataSpec, GANModel
 
 
@@ -89,7 +89,14 @@ def test_both_penalty_plugins_compute_the_same_term():
     assert torch.equal(gp, cn_gp)
 
 
+def test_compose_applies_left_to_right_and_none_is_the_identity():
+    x = torch.tensor([1.0, 2.0])
+    assert compose([lambda t: t + 1, lambda t: t * 10])(x).tolist() == [20.0, 30.0]
+    assert compose(iter([lambda t: t * 10, lambda t: t + 1]))(x).tolist() == [11.0, 21.0]  # any iterable
+    assert compose([])(x) is x
+
+
 def test_the_helpers_are_public_api():
-    for name in ("gradient_penalty", "input_gradient_norms", "interpolates"):
+    for name in ("compose", "gradient_penalty", "input_gradient_norms", "interpolates"):
         assert getattr(gancore, name) is getattr(gancore.functional, name)
         assert name in gancore.__all__
