@@ -15,13 +15,13 @@ def _code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
-def test_the_documented_plugin_package_works(tmp_path, register, monkeypatch):
+def test_the_documented_plugin_package_works(tmp_path, register_plugin, monkeypatch):
     pyproject = tomllib.loads(_code_blocks("toml")[0])
     assert pyproject["project"]["entry-points"]["gancore"] == {"hinge": "gan_hinge"}
     module = types.ModuleType("gan_hinge")
     monkeypatch.setitem(sys.modules, "gan_hinge", module)  # as an installed module would be
     exec(compile(_code_blocks("python")[0], "gan_hinge.py", "exec"), module.__dict__)
-    register(module, "hinge")
+    register_plugin(module, "hinge")
     assert "loss:hinge" in gan("plugins").output
     assert "--hinge-margin (float, default 1.0)" in gan("plugins", "show", "hinge").output
     run = tmp_path / "run"
