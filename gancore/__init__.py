@@ -52,6 +52,11 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "gancore.errors",
     "CheckpointError": "gancore.errors",
     "DataError": "gancore.errors",
+    # tensor functions shared by techniques (a gradient penalty, a chain of augmentations)
+    "compose": "gancore.functional",
+    "interpolates": "gancore.functional",
+    "input_gradient_norms": "gancore.functional",
+    "gradient_penalty": "gancore.functional",
     # helpers for dataset plugins
     "load_torchvision_images": "gancore.io.data",
     "gaussian_mixture": "gancore.io.data",
@@ -95,6 +100,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
     from gancore.eval.images import ImageEvaluation
     from gancore.eval.modes import ModeEvaluation
     from gancore.evaluation import EvalSettings, Evaluation, Metric
+    from gancore.functional import compose, gradient_penalty, input_gradient_norms, interpolates
     from gancore.io.data import gaussian_mixture, load_torchvision_images
     from gancore.plugins import hookimpl
     from gancore.records import (

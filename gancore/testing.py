@@ -1,11 +1,23 @@
-"""Helpers for plugin authors' tests: train through the real CLI, check a package installs alone.
+"""Helpers and pytest fixtures for plugin authors' tests: train through the real CLI, one torch thread,
+plugins registered for one test, a package that installs alone.
 
-from gancore.testing import installs_alone, single_thread, train
+This module is a pytest plugin. Installing gancore registers it (entry point ``pytest11``), so the
+fixtures below are available in any test without an import; this repository loads it with
+``-p gancore.testing`` in pyproject's pytest options. No fixture here is autouse: the plugin is
+loaded into every pytest session of an environment that has gancore, so a test asks for what it
+wants, e.g. once per module:
 
-def test_trains(tmp_path):
-    with single_thread():
+    import pytest
+    from gancore.testing import train
+
+    pytestmark = pytest.mark.usefixtures("one_thread")
+
+    def test_trains(tmp_path):
         rows = train(tmp_path / "run", "--loss", "hinge", "--steps", "300")
-    assert all(math.isfinite(r["d_loss"]) for r in rows)
+        assert all(math.isfinite(r["d_loss"]) for r in rows)
+
+torch and the CLI are imported only when used: loading the plugin must not slow down unrelated
+test sessions.
 """
 
 from __future__ import annotations
@@ -16,22 +28,47 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
+import pytest
 
 
 @contextlib.contextmanager
 def single_thread() -> Iterator[None]:
     """Tiny test networks run faster on one thread and never stall behind another process's OpenMP."""
+    import torch
+
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """torch on one thread for this test (``single_thread`` as a fixture); restored afterwards."""
+    with single_thread():
+        yield
+
+
+@pytest.fixture
+def register_plugin() -> Iterator[Callable[[object, str], None]]:
+    """``register_plugin(plugin, name)`` registers a plugin object or module for this test only."""
+    from gancore import plugins
+
+    names: list[str] = []
+
+    def register(plugin: object, name: str) -> None:
+        plugins.register(plugin, name=name)
+        names.append(name)
+
+    yield register
+    for name in reversed(names):
+        plugins.unregister(name)
 
 
 def find_mnist(fallback: Path) -> Path | None:
@@ -92,13 +129,20 @@ def installs_alone(
         "import sys\n"
         f"for name in {list(others)!r}: sys.modules[name] = None\n"
         f"import {module}; print('module at', {module}.__file__)\n"
+        "import gancore; print('gancore at', gancore.__file__)\n"
         "from gancore.cli import app\n"
         "app(['plugins'])\n"
     )
-    env = {**os.environ, "PYTHONPATH": str(site), "GANCORE_PLUGINS": distribution, "COLUMNS": "300"}
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    # the package first, then the gancore this test runs against (not whichever the folder or venv holds)
+    gancore_root = Path(__file__).resolve().parents[1]
+    path = os.pathsep.join([str(site), str(gancore_root)])
+    env = {**os.environ, "PYTHONPATH": path, "GANCORE_PLUGINS": distribution, "COLUMNS": "300"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     assert f"module at {site / module / '__init__.py'}" in done.stdout, done.stdout
+    assert f"gancore at {gancore_root / 'gancore' / '__init__.py'}" in done.stdout, done.stdout
     lines = done.stdout.splitlines()
     header = next(i for i, line in enumerate(lines) if line.startswith("plugin "))
     listed = [line.split()[0] for line in lines[header + 1 :] if line.strip()]

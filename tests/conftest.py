@@ -1,5 +1,5 @@
-"""Shared fixtures: a CLI runner, runtime plugin registration that cleans up, small made-up data
-(a ring of points, tiny images, and a made-up MNIST on disk for the evaluator)."""
+"""Shared fixtures: a CLI runner, small made-up data (a ring of points, tiny images, and a made-up MNIST
+on disk for the evaluator). One thread and plugin registration come from the gancore.testing plugin."""
 
 from __future__ import annotations
 
@@ -28,9 +28,8 @@ def _offline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    with testing.single_thread():
-        yield
+def _one_thread(one_thread: None) -> None:
+    """Every test here runs torch on one thread (``one_thread`` comes from the gancore.testing plugin)."""
 
 
 @attrs.frozen
@@ -50,20 +49,6 @@ def same_tensors(a: Path, b: Path) -> None:
     assert left.keys() == right.keys()
     for key in left:
         assert left[key].dtype == right[key].dtype and left[key].equal(right[key]), key
-
-
-@pytest.fixture
-def register() -> Iterator:
-    """Register plugins for one test only."""
-    names: list[str] = []
-
-    def add(plugin: object, name: str) -> None:
-        plugins.register(plugin, name=name)
-        names.append(name)
-
-    yield add
-    for name in names:
-        plugins.unregister(name)
 
 
 @pytest.fixture
@@ -101,8 +86,8 @@ class TinyImagesPlugin:
 
 
 @pytest.fixture
-def tiny_images(register) -> str:
-    register(TinyImagesPlugin(), "tiny-images-plugin")
+def tiny_images(register_plugin) -> str:
+    register_plugin(TinyImagesPlugin(), "tiny-images-plugin")
     return "tiny-images"
 
 

@@ -80,9 +80,9 @@ class RecorderPlugin:
 
 
 @pytest.fixture
-def recorder(register):
-    register(RecorderPlugin(), "recorder-plugin")
-    register(ema_topk, "ema-topk")
+def recorder(register_plugin):
+    register_plugin(RecorderPlugin(), "recorder-plugin")
+    register_plugin(ema_topk, "ema-topk")
     Recorder.log.clear()
     Recorder.grad_enabled.clear()
     Recorder.ctrl_c_after[0] = 0

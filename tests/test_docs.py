@@ -18,13 +18,13 @@ def _code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
-def test_the_documented_plugin_package_works(tmp_path, register, monkeypatch):
+def test_the_documented_plugin_package_works(tmp_path, register_plugin, monkeypatch):
     pyproject = tomllib.loads(_code_blocks("toml")[0])
     assert pyproject["project"]["entry-points"]["gancore"] == {"hinge": "gan_hinge"}
     module = types.ModuleType("gan_hinge")
     monkeypatch.setitem(sys.modules, "gan_hinge", module)  # as an installed module would be
     exec(compile(_code_blocks("python")[0], "gan_hinge.py", "exec"), module.__dict__)
-    register(module, "hinge")
+    register_plugin(module, "hinge")
     assert "loss:hinge" in gan("plugins").output
     assert "--hinge-margin (float, default 1.0)" in gan("plugins", "show", "hinge").output
     run = tmp_path / "run"
@@ -55,11 +55,11 @@ def _as_module(name: str, source: str, monkeypatch) -> types.ModuleType:
     return module
 
 
-def test_the_documented_ema_callback_and_top_k_work(tmp_path, register, monkeypatch):
+def test_the_documented_ema_callback_and_top_k_work(tmp_path, register_plugin, monkeypatch):
     ema, topk = _code_blocks("python")[1:3]
     assert "class EMA(Callback)" in ema and "class TopK(SampleWeighting)" in topk
-    register(_as_module("gan_ema_doc", ema, monkeypatch), "ema-doc")
-    register(_as_module("gan_topk_doc", topk, monkeypatch), "topk-doc")
+    register_plugin(_as_module("gan_ema_doc", ema, monkeypatch), "ema-doc")
+    register_plugin(_as_module("gan_topk_doc", topk, monkeypatch), "topk-doc")
     args = ("--callback", "ema", "--ema-decay", "0.9", "--loss", "ns-per-sample", "--weighting", "topk",
             "--topk-gamma", "0.5")  # fmt: skip
     whole, split = tmp_path / "whole", tmp_path / "split"

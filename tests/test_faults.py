@@ -50,8 +50,8 @@ class FaultPlugin:
 
 
 @pytest.fixture
-def faults(register):
-    register(FaultPlugin(), "faults")
+def faults(register_plugin):
+    register_plugin(FaultPlugin(), "faults")
     InterruptAt.armed[0] = True
 
 

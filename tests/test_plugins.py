@@ -62,8 +62,8 @@ class FailingHookPlugin:
         raise RuntimeError("cannot list samplers")
 
 
-def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, register):
-    register(HingePlugin(), "hinge-plugin")
+def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, register_plugin):
+    register_plugin(HingePlugin(), "hinge-plugin")
     run = tmp_path / "run"
     result = gan("run", *RING, "--loss", "hinge", "--margin", "0.5", "--out", run)
     assert result.exit_code == 0, result.output
@@ -75,8 +75,8 @@ def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, register):
     assert "hinge-plugin" in listing and "loss:hinge" in listing
 
 
-def test_recommendations_lose_to_explicit_settings(register):
-    register(HingePlugin(), "hinge-plugin")
+def test_recommendations_lose_to_explicit_settings(register_plugin):
+    register_plugin(HingePlugin(), "hinge-plugin")
     registry = plugins.get_registry()
     resolved = config.resolve(registry, {"loss": "hinge", "n_critic": 3}, {})
     assert (resolved.n_critic, resolved.lr_d, resolved.options["margin"]) == (3, 4e-4, 2.0)
@@ -99,23 +99,23 @@ def test_config_file_is_overridden_by_flags(tmp_path):
     assert (again / "config.toml").read_text() == (run / "config.toml").read_text()
 
 
-def test_two_plugins_claiming_one_name_are_both_named(tmp_path, register):
-    register(ClashingPlugin(), "copycat")
+def test_two_plugins_claiming_one_name_are_both_named(tmp_path, register_plugin):
+    register_plugin(ClashingPlugin(), "copycat")
     result = gan("run", *RING, "--out", tmp_path / "run")
     assert result.exit_code == 2
     assert "loss 'vanilla' is provided by two plugins: 'builtin' and 'copycat'" in result.output
 
 
-def test_an_exception_inside_a_plugin_names_the_plugin(tmp_path, register):
-    register(HingePlugin(), "hinge-plugin")
+def test_an_exception_inside_a_plugin_names_the_plugin(tmp_path, register_plugin):
+    register_plugin(HingePlugin(), "hinge-plugin")
     result = gan("run", *RING, "--loss", "broken", "--out", tmp_path / "run")
     assert result.exit_code == 1
     assert "plugin 'hinge-plugin' raised: ValueError: the critic loss is not implemented yet" in result.output
     assert "Traceback" not in result.output
 
 
-def test_an_exception_in_a_hook_names_the_plugin(register):
-    register(FailingHookPlugin(), "flaky")
+def test_an_exception_in_a_hook_names_the_plugin(register_plugin):
+    register_plugin(FailingHookPlugin(), "flaky")
     result = gan("plugins")
     assert result.exit_code == 1
     expected = "plugin 'flaky' raised in hook gancore_samplers: RuntimeError: cannot list samplers"
@@ -185,12 +185,12 @@ def test_tracing_writes_hook_calls_to_stderr(monkeypatch, fresh_plugin_manager, 
 
 
 @pytest.mark.parametrize("bad", [object(), int])
-def test_a_plugin_returning_something_else_is_named(register, bad):
+def test_a_plugin_returning_something_else_is_named(register_plugin, bad):
     class Odd:
         @plugins.hookimpl
         def gancore_priors(self):
             return [bad]
 
-    register(Odd(), "odd")
+    register_plugin(Odd(), "odd")
     with pytest.raises(plugins.PluginError, match="plugin 'odd' returned"):
         plugins.get_registry()

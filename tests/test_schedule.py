@@ -37,8 +37,8 @@ class ProbePlugin:
 
 
 @pytest.fixture
-def probe(register):
-    register(ProbePlugin(), "probe")
+def probe(register_plugin):
+    register_plugin(ProbePlugin(), "probe")
     Probe.seen.clear()
     return Probe.seen
 

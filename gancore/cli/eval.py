@@ -83,7 +83,7 @@ def eval_command(
     from gancore.cli.shared import out as stdout
     from gancore.errors import ConfigError
     from gancore.eval.evaluate import default_dataset, evaluation_for, finish, read_npz, settings
-    from gancore.io.rundir import write_atomic
+    from gancore.io.atomic import write_atomic
 
     if n is not None and n <= 0:
         raise ConfigError(f"-n must be positive, got {n}")

@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore.errors import ConfigError, GancoreError
+from gancore.io.atomic import write_atomic
 
 FORMAT = "gancore-evaluator"
 ARCH = "digit-cnn-v1"
@@ -165,9 +166,7 @@ def save_weights(model: DigitCNN, path: Path, info: dict) -> str:
     meta = {"gancore": json.dumps({"format": FORMAT, "arch": ARCH, **info}, sort_keys=True)}
     payload = save(tensors, metadata=meta)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(payload)
-    tmp.replace(path)
+    write_atomic(path, payload)
     return hashlib.sha256(payload).hexdigest()
 
 

@@ -27,6 +27,7 @@ from gancore.eval import features as feats
 from gancore.eval.fid import frechet_distance, gaussian_fit
 from gancore.eval.prdc import knn_distances, prdc
 from gancore.evaluation import EvalSettings, Evaluation, Metric
+from gancore.io.atomic import atomic_path
 
 DEFAULT_N = 10_000
 CACHE_VERSION = 2  # bump whenever the features computed from the same weights change
@@ -196,9 +197,8 @@ def reference(
         }
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            save_file(tensors, str(tmp), metadata={"gancore": key[0]})
-            tmp.replace(path)
+            with atomic_path(path) as tmp:
+                save_file(tensors, str(tmp), metadata={"gancore": key[0]})
         except OSError:
             pass  # a read-only cache only costs the recomputation next time
     _REFERENCES[key] = ref

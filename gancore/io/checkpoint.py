@@ -1,4 +1,4 @@
-"""Checkpoints as safetensors (never pickles), written atomically: a temporary file, then a rename.
+"""Checkpoints as safetensors (never pickles), written atomically (``gancore.io.atomic``).
 
 One file holds both networks, both optimizers' state, the RNG states and the step, so ``--resume``
 continues bit for bit. Non-tensor values (optimizer hyperparameters, counters) live in the file's
@@ -11,7 +11,6 @@ a run needs no callback code.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from safetensors.torch import save_file
 from torch import Tensor, nn
 
 from gancore.errors import CheckpointError
+from gancore.io.atomic import atomic_path
 
 FORMAT = "gancore-checkpoint-1"
 #: key prefix of the sampled generator's weights, and the metadata key naming who provided them
@@ -83,14 +83,8 @@ def save(
             tensors[f"rng.cuda.{i}"] = rng
     tensors = {k: v.cpu() for k, v in tensors.items()}
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+    with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

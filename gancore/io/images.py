@@ -7,6 +7,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from gancore.io.atomic import atomic_path
 from gancore.records import DataSpec
 
 
@@ -46,11 +47,13 @@ def scatter(points: Tensor, reference: Tensor | None = None, size: int = 400) ->
     return canvas
 
 
-def save_png(picture: Tensor, path: Path) -> None:
+def save_png(picture: Tensor, path: Path, *, fsync: bool = True) -> None:
+    """A uint8 (C, H, W) picture as a PNG, replacing ``path`` atomically (``fsync``: see atomic_path)."""
     from PIL import Image
 
     array = picture.permute(1, 2, 0).numpy()
-    Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(path)
+    with atomic_path(path, fsync=fsync) as tmp:
+        Image.fromarray(array[:, :, 0] if array.shape[2] == 1 else array).save(tmp, format="PNG")
 
 
 def save_samples_picture(

@@ -3,19 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import attrs
 
 from gancore.errors import ConfigError
-
-
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from gancore.io.atomic import write_atomic
 
 
 def default_run_path(loss: str) -> Path:
@@ -73,6 +67,7 @@ class RunDir:
         return self
 
     def append_metrics(self, row: dict[str, Any]) -> None:
+        """One row at the end of metrics.jsonl: an append, so a crash loses at most the last line."""
         with self.metrics.open("a") as fh:
             fh.write(json.dumps(row) + "\n")
 

@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 from gancore.errors import ConfigError
+from gancore.io.atomic import atomic_path
 from gancore.io.rundir import RunDir
 
 BOOKKEEPING = {"step", "epoch", "time", "it_s"}
@@ -51,6 +52,7 @@ def plot_metrics(run_dir: Path, keys: list[str] | None, out: Path) -> Path:
     fig.suptitle(run.path.name, fontsize=11)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=100)
+    with atomic_path(out) as tmp:  # the format named, else matplotlib would add ".png" to a bare name
+        fig.savefig(tmp, dpi=100, format=(out.suffix[1:] or "png").lower())
     plt.close(fig)
     return out

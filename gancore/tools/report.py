@@ -9,6 +9,7 @@ images; modes, high quality, mode KL for the 2-D toys), in the order they declar
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import re
@@ -22,7 +23,8 @@ import attrs
 
 from gancore.errors import ConfigError, GancoreError
 from gancore.evaluation import Metric
-from gancore.io.rundir import RunDir, write_atomic
+from gancore.io.atomic import atomic_path, write_atomic
+from gancore.io.rundir import RunDir
 
 SEED_FOLDER = re.compile(r"seed-\d+")
 LEADING = ("experiment", "runs", "epochs")
@@ -231,7 +233,8 @@ def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: P
         ax.grid(alpha=0.3)
     axes.flat[-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))
     fig.tight_layout()
-    fig.savefig(out, dpi=100, bbox_inches="tight")
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=100, bbox_inches="tight")
     plt.close(fig)
     return out
 
@@ -251,11 +254,13 @@ def _samples(groups: dict[str, list[RunSummary]], out: Path) -> Path | None:
         ax.imshow(plt.imread(image), cmap="gray")
         ax.set_title(name, fontsize=9)
     fig.tight_layout()
-    fig.savefig(out, dpi=100)
+    rgba = io.BytesIO()
+    fig.savefig(rgba, dpi=100, format="png")
     plt.close(fig)
     from PIL import Image
 
-    Image.open(out).convert("L").save(out, optimize=True)  # grey digits: a third of the RGBA file
+    with atomic_path(out) as tmp:  # grey digits: a third of the RGBA file
+        Image.open(rgba).convert("L").save(tmp, format="PNG", optimize=True)
     return out
 
 

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError
+from gancore.io.atomic import atomic_path
 from gancore.io.images import save_png, save_samples_picture, to_uint8
 from gancore.plugins import get_registry
 from gancore.records import DataSpec
@@ -70,14 +71,17 @@ def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: 
         if spec.kind == "image":
             pixels = to_uint8(values)
             for i, image in enumerate(pixels):
-                save_png(image, out / f"{i:06d}.png")
+                # thousands of files: each replaced atomically, without waiting for the disk each time
+                save_png(image, out / f"{i:06d}.png", fsync=False)
         save_samples_picture(values[:64] if spec.kind == "image" else values, spec, out / "grid.png")
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         if spec.kind == "image":
-            np.savez_compressed(out, images=to_uint8(values).numpy())
+            arrays = {"images": to_uint8(values).numpy()}
         else:
-            np.savez_compressed(out, points=values.float().numpy())
+            arrays = {"points": values.float().numpy()}
+        with atomic_path(out) as tmp:
+            np.savez_compressed(tmp, **arrays)
     if grid is not None:
         save_samples_picture(values[:64] if spec.kind == "image" else values, spec, grid)
     return out

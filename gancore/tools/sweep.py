@@ -29,7 +29,7 @@ import attrs
 
 from gancore.config import EXPERIMENT_REF, read_toml
 from gancore.errors import ConfigError, Interrupted
-from gancore.io.rundir import write_atomic
+from gancore.io.atomic import write_atomic
 
 
 @attrs.frozen

@@ -23,6 +23,7 @@ from gancore.components import (
 )
 from gancore.config import RunConfig
 from gancore.errors import ConfigError
+from gancore.functional import compose
 from gancore.io.data import resolve_data_dir
 from gancore.plugins import Registry, plugin_infos
 from gancore.records import Data, DataSpec, GANModel
@@ -42,18 +43,6 @@ def load_data(config: RunConfig, registry: Registry, device: torch.device) -> Da
     dataset: Dataset = instantiate(registry, "dataset", config.dataset, config.options)
     root = resolve_data_dir(config.data_dir) if dataset.needs_files else Path(".")
     return dataset.load(root, device)
-
-
-def compose(functions: list[Callable[[Tensor], Tensor]]) -> Callable[[Tensor], Tensor]:
-    if not functions:
-        return lambda x: x
-
-    def augment(x: Tensor) -> Tensor:
-        for fn in functions:
-            x = fn(x)
-        return x
-
-    return augment
 
 
 @attrs.define(eq=False)

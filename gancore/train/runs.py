@@ -13,8 +13,9 @@ import torch
 from gancore.config import EXPERIMENT_REF, RunConfig, make_config, read_toml, resolve_device
 from gancore.errors import ConfigError
 from gancore.io import checkpoint
+from gancore.io.atomic import write_atomic
 from gancore.io.data import resolve_data_dir
-from gancore.io.rundir import RunDir, write_atomic
+from gancore.io.rundir import RunDir
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
 from gancore.train import callbacks, graphs, schedule

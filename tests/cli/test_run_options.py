@@ -107,8 +107,8 @@ class SeededPlugin:
 
 
 @pytest.mark.parametrize("args", [["--help"], [*RING, "--steps", "5"]])
-def test_one_option_name_with_two_types_is_refused(register, args):
-    register(IntDropoutPlugin(), "int-dropout")
+def test_one_option_name_with_two_types_is_refused(register_plugin, args):
+    register_plugin(IntDropoutPlugin(), "int-dropout")
     result = gan("run", *args)
     assert result.exit_code == 2, result.output
     assert result.output.strip().splitlines() == [
@@ -117,8 +117,8 @@ def test_one_option_name_with_two_types_is_refused(register, args):
     ]
 
 
-def test_an_option_clashing_with_runs_own_flag_is_refused(register):
-    register(SeededPlugin(), "seeded")
+def test_an_option_clashing_with_runs_own_flag_is_refused(register_plugin):
+    register_plugin(SeededPlugin(), "seeded")
     result = gan("run", "--help")
     assert result.exit_code == 2
     expected = "option --seed of prior 'seeded' (plugin 'seeded') is also a flag of gan run itself"
@@ -178,8 +178,8 @@ class RecommendingPlugin:
         return [Recommending]
 
 
-def test_a_flag_wins_over_a_recommendation_and_a_config_file(tmp_path, started, register):
-    register(RecommendingPlugin(), "recommending")
+def test_a_flag_wins_over_a_recommendation_and_a_config_file(tmp_path, started, register_plugin):
+    register_plugin(RecommendingPlugin(), "recommending")
     config = tmp_path / "config.toml"
     config.write_text("[options]\ntoy_width = 64\n")
     ring = [*RING, "--loss", "recommending", "--out", tmp_path / "run"]
@@ -280,9 +280,9 @@ EVERY_FLAG = [
 ]
 
 
-def test_every_flag_of_run_reaches_the_config(tmp_path, started, register):
+def test_every_flag_of_run_reaches_the_config(tmp_path, started, register_plugin):
     assert {field for _, _, field, _ in EVERY_FLAG} == set(cfg.FIELDS) - {"options"}
-    register(StubPlugin(), "stubs")
+    register_plugin(StubPlugin(), "stubs")
     args = [a for flag, value, _, _ in EVERY_FLAG for a in (flag, value) if a is not None]
     result = gan("run", *args, "--out", tmp_path / "run")
     assert result.exit_code == 0, result.output

@@ -1,7 +1,7 @@
 """A plugin written against gancore's public API alone: an EMA of the generator, sampled in its place
 (Yazici et al. 2019), and top-k generator updates (Sinha et al. 2020) on a per-sample loss.
 
-The tests register it at run time (``register(ema_topk, "ema-topk")``); as a package it would declare
+The tests register it at run time (``register_plugin(ema_topk, "ema-topk")``); as a package it would declare
 ``[project.entry-points.gancore] ema-topk = "ema_topk"``.
 """
 

@@ -36,8 +36,8 @@ FAST = ("--batch-size", "128")  # ring8: 20,000 points, 156 steps an epoch
 
 
 @pytest.fixture
-def plugin(register):
-    register(ema_topk, "ema-topk")
+def plugin(register_plugin):
+    register_plugin(ema_topk, "ema-topk")
 
 
 def test_the_plugin_imports_nothing_of_gancore_but_its_public_api():

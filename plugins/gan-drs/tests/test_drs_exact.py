@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import attrs
 import pytest
@@ -16,13 +15,8 @@ from gancore.builtin.losses import Vanilla
 from gancore.components import Loss, Prior
 from gancore.errors import ConfigError
 from gancore.records import Data, DataSpec, GANModel
-from gancore.testing import single_thread
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 @attrs.define

@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
 
-from gancore.testing import gan, single_thread, train
+from gancore.testing import gan, train
 from gancore.tools.sampling import draw
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 def near_a_mode(x: torch.Tensor, radius: float = 0.2) -> float:

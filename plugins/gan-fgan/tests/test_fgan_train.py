@@ -4,18 +4,13 @@ from __future__ import annotations
 
 import math
 import tomllib
-from collections.abc import Iterator
 
 import pytest
 from gan_fgan.losses import LOSSES
 
-from gancore.testing import single_thread, train
+from gancore.testing import train
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 @pytest.mark.parametrize("loss", [cls.name for cls in LOSSES])

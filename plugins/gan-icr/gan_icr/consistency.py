@@ -24,7 +24,15 @@ import torch
 from torch import Tensor
 
 from gan_icr.augment import AUGMENTATIONS
-from gancore import ConfigError, CriticStepContext, GANModel, GeneratorStepContext, Regularizer, option
+from gancore import (
+    ConfigError,
+    CriticStepContext,
+    GANModel,
+    GeneratorStepContext,
+    Regularizer,
+    compose,
+    option,
+)
 
 _non_negative = attrs.validators.ge(0.0)
 
@@ -32,14 +40,7 @@ _non_negative = attrs.validators.ge(0.0)
 @functools.lru_cache(maxsize=16)
 def transform(names: str) -> Callable[[Tensor], Tensor]:
     """The composition of the named augmentations (with their default settings), left to right."""
-    functions = [AUGMENTATIONS[name.strip()]() for name in names.split(",") if name.strip()]
-
-    def apply(x: Tensor) -> Tensor:
-        for fn in functions:
-            x = fn(x)
-        return x
-
-    return apply
+    return compose(AUGMENTATIONS[name.strip()]() for name in names.split(",") if name.strip())
 
 
 def _augment_names(instance: Any, attribute: attrs.Attribute, value: str) -> None:

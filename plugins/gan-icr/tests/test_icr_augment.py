@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -12,13 +11,7 @@ from gan_icr.augment import AUGMENTATIONS, Cutout, Flip, Translation, color, cut
 from gancore.errors import ConfigError
 from gancore.records import DataSpec
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 def images(n: int = 16, c: int = 3, h: int = 16, w: int = 12) -> torch.Tensor:

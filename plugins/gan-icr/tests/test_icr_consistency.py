@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from gan_icr.consistency import BalancedConsistency, LatentConsistency
@@ -16,12 +14,7 @@ SHAPE = (1, 8, 8)
 LR = 20.0
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 class Prior:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -13,7 +13,7 @@ import torch
 from gancore import plugins
 from gancore.components import Dataset
 from gancore.records import Data, DataSpec
-from gancore.testing import gan, single_thread, train
+from gancore.testing import gan, train
 
 
 @attrs.define
@@ -40,11 +40,9 @@ class TinyImagesPlugin:
 
 
 @pytest.fixture(autouse=True)
-def tiny_images() -> Iterator[None]:
-    plugins.register(TinyImagesPlugin(), name="icr-tiny-images")
-    with single_thread():
-        yield
-    plugins.unregister("icr-tiny-images")
+def tiny_images(register_plugin: Callable[[object, str], None], one_thread: None) -> None:
+    """The made-up images as a dataset, registered for each test (both fixtures: gancore.testing)."""
+    register_plugin(TinyImagesPlugin(), "icr-tiny-images")
 
 
 #: small networks for the image runs (the default MLPs cost seconds per hundred steps on one thread)

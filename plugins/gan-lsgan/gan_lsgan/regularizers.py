@@ -5,25 +5,16 @@
 - ``cn-l2``: lambda2 * E_i ||G(z_i) - x_i||_2^2, the squared distance of each generated sample to the
   real sample beside it in the batch, added to the generator's loss.
 
-This package does not depend on gan-wgan, so the penalty is written here again.
+The penalty is gancore's ``gradient_penalty``, the one gan-wgan's ``gp`` uses: this package does not
+depend on gan-wgan.
 """
 
 from __future__ import annotations
 
 import attrs
-import torch
 from torch import Tensor
 
-from gancore import CriticStepContext, GeneratorStepContext, Regularizer, option
-
-
-def gradient_penalty(ctx: CriticStepContext) -> Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2]: one forward on the interpolates, gradient w.r.t. them only."""
-    real, fake = ctx.real.detach(), ctx.fake.detach()
-    eps = torch.rand((real.shape[0],) + (1,) * (real.dim() - 1), device=real.device, dtype=real.dtype)
-    x_hat = torch.lerp(fake, real, eps).requires_grad_(True)
-    (grad,) = torch.autograd.grad(ctx.model.score(x_hat).sum(), x_hat, create_graph=True)
-    return (torch.linalg.vector_norm(grad.flatten(1), dim=1) - 1).square().mean()
+from gancore import CriticStepContext, GeneratorStepContext, Regularizer, gradient_penalty, option
 
 
 @attrs.define
@@ -36,7 +27,7 @@ class CNGradientPenalty(Regularizer):
     )
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
-        return self.cn_gp_weight * gradient_penalty(ctx)
+        return self.cn_gp_weight * gradient_penalty(ctx.model.score, ctx.real, ctx.fake)
 
 
 @attrs.define

@@ -1,15 +1,15 @@
-"""Measuring a critic's Lipschitz constant from both sides.
+"""Measuring a critic's Lipschitz constant from above, and the critic in eval mode while measuring.
 
-From below: the norm of the critic's input gradient at points between real and generated samples
-(where WGAN-GP penalises it). From above: the product of the layers' spectral norms, each found by
-power iteration on the weight reshaped to (out, in * kernel) as spectral normalization does
-(Miyato et al. 2018); a bound when every activation is 1-Lipschitz (ReLU, LeakyReLU, tanh).
+The bound is the product of the layers' spectral norms, each found by power iteration on the weight
+reshaped to (out, in * kernel) as spectral normalization does (Miyato et al. 2018); a bound when every
+activation is 1-Lipschitz (ReLU, LeakyReLU, tanh). The lower side, the critic's input gradient norm
+between real and generated samples, is gancore's ``input_gradient_norms`` (shared with the penalties).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import torch
 import torch.nn.functional as F
@@ -17,31 +17,6 @@ from torch import Tensor, nn
 
 #: the layers whose spectral norms multiply into the bound, and which --spectral-norm wraps
 WEIGHT_LAYERS = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
-
-
-def interpolates(real: Tensor, fake: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """eps * real + (1 - eps) * fake with one eps ~ U[0, 1] per sample (Gulrajani et al. 2017)."""
-    shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-    eps = torch.rand(shape, device=real.device, dtype=real.dtype, generator=generator)
-    return torch.lerp(fake.detach(), real.detach(), eps)
-
-
-def input_gradient_norms(score: Callable[[Tensor], Tensor], x: Tensor, create_graph: bool = False) -> Tensor:
-    """||d score(x_i) / d x_i|| for every sample: one forward on ``x``, a gradient w.r.t. ``x`` only.
-
-    With ``create_graph`` the norms can be back-propagated (the double backward of a penalty);
-    asking for the gradient of the inputs alone keeps that second graph as small as it can be.
-    """
-    x = x.detach().requires_grad_(True)
-    out = score(x)
-    (grad,) = torch.autograd.grad(out.sum(), x, create_graph=create_graph)
-    return torch.linalg.vector_norm(grad.flatten(1), dim=1)
-
-
-def gradient_penalty(score: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor) -> Tensor:
-    """E[(||grad D(x_hat)|| - 1)^2] on random interpolates x_hat, differentiable w.r.t. the critic."""
-    norms = input_gradient_norms(score, interpolates(real, fake), create_graph=True)
-    return (norms - 1).square().mean()
 
 
 @contextlib.contextmanager

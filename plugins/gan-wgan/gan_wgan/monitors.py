@@ -6,8 +6,8 @@ import attrs
 import torch
 from torch import Tensor
 
-from gan_wgan.lipschitz import evaluating, input_gradient_norms, interpolates, spectral_norm_product
-from gancore import LipschitzMonitor, MonitorContext, option
+from gan_wgan.lipschitz import evaluating, spectral_norm_product
+from gancore import LipschitzMonitor, MonitorContext, input_gradient_norms, interpolates, option
 
 
 @attrs.define

@@ -5,8 +5,7 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from gan_wgan.lipschitz import gradient_penalty
-from gancore import CriticStepContext, Regularizer, option
+from gancore import CriticStepContext, Regularizer, gradient_penalty, option
 
 
 @attrs.define

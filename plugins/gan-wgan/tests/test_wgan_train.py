@@ -4,19 +4,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
 from safetensors.torch import load_file
 
-from gancore.testing import gan, single_thread, train
+from gancore.testing import gan, train
 
-
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    with single_thread():
-        yield
+pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
 
 @pytest.mark.parametrize("loss", ["wgan", "wgan-gp"])
