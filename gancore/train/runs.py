@@ -147,10 +147,18 @@ def _first_missing(path: Path) -> Path | None:
 
 
 def _remove_created(path: Path, made: Path | None) -> None:
-    """Remove what creating the run folder made: the folders it created, or, in a folder that
-    existed before (empty, or ``create`` refuses it), only what the run put there."""
+    """Remove what creating the run folder made: the folder and the parents it created (those only
+    while empty: another run may have been put there since), or, in a folder that existed before
+    (empty, or ``create`` refuses it), only what the run put there."""
     if made is not None:
-        shutil.rmtree(made, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+        parent = path.absolute().parent
+        while parent == made or made in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
         return
     for child in path.iterdir():
         if child.is_dir() and not child.is_symlink():
