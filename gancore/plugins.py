@@ -321,7 +321,7 @@ class Registry:
                     self._unusable[kind].append(Unusable(kind, cls.name, plugin))
         for kind in KINDS:
             self._entries[kind].sort(key=lambda e: (e.name, e.plugin))
-        #: plugin -> why it failed, for every failed plugin (those that failed to import included)
+        #: plugin name -> its PluginInfo (``reason`` says why), for every failed plugin, import failures too
         self.failed = {i.name: i for i in _infos.values() if i.failed}
 
     def preferring(self, plugins: Collection[str]) -> Registry:
