@@ -95,8 +95,9 @@ class Component:
             if not field.init or field.name.startswith("_"):
                 continue
             if field.type not in OPTION_TYPES:
+                what = "no type annotation" if field.type is None else f"type {field.type!r}"
                 raise TypeError(
-                    f"option {field.name!r} of {cls.kind} {cls.name!r} has type {field.type!r};"
+                    f"option {field.name!r} of {cls.kind} {cls.name!r} has {what};"
                     " options must be bool, int, float or str"
                 )
             specs.append(OptionSpec(field.name, field.type, field.default, field.metadata.get("help", "")))

@@ -19,7 +19,7 @@ import torch
 
 from gancore.components import OptionSpec
 from gancore.errors import ConfigError, PluginError
-from gancore.plugins import Entry, Registry
+from gancore.plugins import QUALIFIER, Entry, Registry
 
 v = attrs.validators
 
@@ -142,6 +142,9 @@ SELECTIONS = (
 )
 
 
+_KIND_OF = dict(SELECTIONS)
+
+
 def make_config(**settings: Any) -> RunConfig:
     """``RunConfig(**settings)``, with a bad value reported as one ConfigError line."""
     unknown = sorted(set(settings) - set(FIELDS))
@@ -168,6 +171,15 @@ def read_toml(path: Path) -> dict[str, Any]:
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in {path}; known keys: {', '.join(FIELDS)}")
     return data
+
+
+def recorded_plugins(path: Path) -> list[str]:
+    """The plugins a run was made with: the names in its config.toml's ``[plugins]`` table."""
+    try:
+        table = tomllib.loads(path.read_text()).get("plugins", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []
+    return list(table) if isinstance(table, dict) else []
 
 
 def _read_legacy_keys(data: dict[str, Any]) -> None:
@@ -209,11 +221,37 @@ def resolve(registry: Registry, explicit: dict[str, Any], explicit_options: dict
                         f"{kind} {name!r} (plugin {entry.plugin!r}) recommends unknown setting {rec_key!r}"
                     )
                 elif rec_key in LIST_KEYS:
-                    settings[rec_key] += [n for n in rec_value if n not in settings[rec_key]]
+                    names = [_recommended_name(registry, rec_key, n, entry.plugin) for n in rec_value]
+                    settings[rec_key] += _new_names(registry, rec_key, settings[rec_key], names)
                 elif rec_key not in explicit:
-                    settings[rec_key] = rec_value
+                    settings[rec_key] = _recommended_name(registry, rec_key, rec_value, entry.plugin)
     settings["options"] = resolve_options(registry, selected(settings), recommended_options, explicit_options)
     return make_config(**settings)
+
+
+def _recommended_name(registry: Registry, key: str, name: Any, plugin: str) -> Any:
+    """A component name a plugin recommends means its own component where other plugins claim the
+    name too (``gp`` from gan-wgan is gan-wgan's ``gp``); anything else passes unchanged."""
+    kind = _KIND_OF.get(key)
+    if kind is None or not isinstance(name, str) or QUALIFIER in name:
+        return name
+    entries = [e for e in registry.entries(kind) if e.name == name]
+    own = [e for e in entries if e.plugin == plugin]
+    return own[0].qualified if len(entries) > 1 and own else name
+
+
+def _new_names(registry: Registry, key: str, current: list[str], names: list[str]) -> list[str]:
+    """The recommended ``names`` not selected yet, whether selected by bare or qualified name."""
+
+    def identity(name: str) -> str:
+        kind = _KIND_OF.get(key)
+        try:
+            return registry.get(kind, name).qualified if kind else name
+        except PluginError:
+            return name
+
+    have = {identity(n) for n in current}
+    return [n for n in names if identity(n) not in have]
 
 
 def options_by_name(entries: Iterable[Entry]) -> dict[str, list[tuple[Entry, OptionSpec]]]:

@@ -22,6 +22,17 @@ tensors back to the host and must not branch on the step number: with ``--cuda-g
 once per epoch, when the step is recorded, and the GPU replays the kernels it launched. Draw random
 numbers with torch on the device; change state in place.
 
+A component is selected by its ``name`` or, always unambiguously, by ``plugin:name`` (the plugin's
+entry-point name, or ``builtin``); names may not contain ``:`` or ``,``. A bare name that two plugins
+claim fails only when it is selected. A hook that raises, or returns something that is not a valid
+component (not a subclass of its base, an empty name, an option that is not an annotated ``bool``,
+``int``, ``float`` or ``str``), fails its whole plugin: `gan plugins` shows it as failed with the
+reason, and gancore goes on without it.
+
+Inside a step the engine checks what a loss or regularizer returns (a floating scalar tensor, or a
+loss's per-sample values of shape (n,) with ``per_sample = True``) and stops with one line naming
+the plugin when it is not.
+
 Register a third-party plugin through the entry-point group ``gancore``::
 
     [project.entry-points.gancore]
@@ -75,7 +86,8 @@ def gancore_regularizers() -> list[type]:
     :class:`gancore.records.GeneratorStepContext`): the networks, the real batch, the latent codes,
     the generated batch and the critic's outputs, so it can run extra forward passes (a gradient
     penalty on interpolates, a consistency term on augmented copies). It must compose with any loss
-    and any other regularizer. Selected with ``--reg NAME`` (repeatable).
+    and any other regularizer. ``critic_term``/``generator_term`` return a scalar tensor, or None to
+    add nothing. Selected with ``--reg NAME`` (repeatable).
     """
 
 

@@ -201,7 +201,7 @@ def run(
             settings = cfg.resolve(registry, explicit, explicit_options)
             from gancore.io.rundir import default_run_path
 
-            folder = out or default_run_path(settings.loss)
+            folder = out or default_run_path(settings.loss.rpartition(":")[2])  # no plugin: in a folder name
             trainer = runs.start(settings, folder, reporter, registry, run_evaluator)
     finally:
         if reporter.task is not None:

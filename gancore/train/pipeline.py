@@ -21,7 +21,7 @@ from gancore.components import (
     Sampler,
     SampleWeighting,
 )
-from gancore.config import RunConfig
+from gancore.config import RunConfig, selected
 from gancore.errors import ConfigError
 from gancore.functional import compose
 from gancore.io.data import resolve_data_dir
@@ -186,6 +186,11 @@ def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: floa
     return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
 
 
-def plugin_versions() -> dict[str, str]:
-    """name -> version of every loaded plugin, recorded in each run's config.toml."""
-    return {info.name: info.version for info in plugin_infos()}
+def plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
+    """name -> version of the plugins that provide the run's components, for its config.toml.
+
+    Exactly these plugins repeat the run (``GANCORE_PLUGINS``), and where a plugin installed later
+    claims one of the run's bare names, they say which plugin the name meant (``Registry.preferring``).
+    """
+    providers = {registry.get(kind, name).plugin for kind, name in selected(config)}
+    return {info.name: info.version for info in plugin_infos() if info.name in providers}

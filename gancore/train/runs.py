@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import attrs
 import torch
 
-from gancore.config import EXPERIMENT_REF, RunConfig, make_config, read_toml, resolve_device
+from gancore.config import (
+    EXPERIMENT_REF,
+    RunConfig,
+    make_config,
+    read_toml,
+    recorded_plugins,
+    resolve_device,
+)
 from gancore.errors import ConfigError
 from gancore.io import checkpoint
 from gancore.io.atomic import write_atomic
@@ -96,12 +104,68 @@ def start(
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
-    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), True, evaluators)
+    watch = FirstStep(reporter or SilentReporter())
+    trainer = make_trainer(config, registry, run, watch, True, evaluators)
+    made = _first_missing(run.path)
     run.create()
-    write_atomic(run.config, config.to_toml(plugin_versions()))
-    with ctrl_c_requests_stop() as stop:
-        trainer.train(0, stop)
+    try:
+        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+        with ctrl_c_requests_stop() as stop:
+            trainer.train(0, stop)
+    except BaseException:
+        if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
+            _remove_created(run.path, made)
+        raise
     return trainer
+
+
+@attrs.define
+class FirstStep:
+    """A reporter passing everything on, that notes when the first step has completed."""
+
+    inner: Reporter
+    stepped: bool = False
+
+    def start(self, total: int, done: int, steps_per_epoch: int) -> None:
+        self.inner.start(total, done, steps_per_epoch)
+
+    def advance(self, done: int) -> None:
+        self.stepped = True
+        self.inner.advance(done)
+
+    def log(self, row: dict[str, float]) -> None:
+        self.inner.log(row)
+
+
+def _first_missing(path: Path) -> Path | None:
+    """The outermost folder of ``path`` that does not exist yet (what creating it makes), or None."""
+    path = path.absolute()
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def _remove_created(path: Path, made: Path | None) -> None:
+    """Remove what creating the run folder made: the folder and the parents it created (those only
+    while empty: another run may have been put there since), or, in a folder that existed before
+    (empty, or ``create`` refuses it), only what the run put there."""
+    if made is not None:
+        shutil.rmtree(path, ignore_errors=True)
+        parent = path.absolute().parent
+        while parent == made or made in parent.parents:
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+            parent = parent.parent
+        return
+    for child in path.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def warm_start_checkpoint(source: str) -> Path:
@@ -132,8 +196,8 @@ def resume(
     evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
     """Continue a run from its last checkpoint, bit for bit, optionally to a new length."""
-    registry = registry or get_registry()
     run = RunDir(path).require()
+    registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
     if not run.last.is_file():
         raise ConfigError(f"{run.path} has no checkpoint to resume from ({run.last} is missing)")
     config = read_config(run)
@@ -164,7 +228,7 @@ def resume(
             " pass a larger --steps or --epochs to continue it"
         )
     run.truncate_metrics(step)
-    write_atomic(run.config, config.to_toml(plugin_versions()))
+    write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
     with ctrl_c_requests_stop() as stop:
         trainer.train(step, stop)
     return trainer
@@ -185,8 +249,8 @@ def open_run(
     average kept by a callback), the checkpoint holds its weights and they are loaded into a copy of
     the generator, which ``model.sampled_generator`` then names; ``live=True`` ignores them.
     """
-    registry = registry or get_registry()
     run = RunDir(path).require()
+    registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
     config = attrs.evolve(read_config(run), callbacks=(), weightings=())  # training-only components
     if sampler is not None:
         config = attrs.evolve(config, sampler=sampler)

@@ -8,6 +8,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore.records import CriticStepContext, GeneratorStepContext
+from gancore.train import contracts
 from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
 
@@ -48,14 +49,20 @@ def critic_step(
         with torch.no_grad():
             fake = pipe.generate(z).float()  # what regularizers see is float32 whatever the precision
         real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
-        adversarial = loss.critic_loss(real_out, fake_out)
+        adversarial = contracts.loss_value(
+            loss.critic_loss(real_out, fake_out), loss, "critic_loss", len(real)
+        )
         ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
         if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
             ctx.losses = adversarial
         weights = [w.critic_weights(ctx) for _, w in pipe.weightings]
         adversarial, weighted = reduce_losses(adversarial, weights)
         objective = adversarial if weighted is None else weighted
-        terms = {f"reg/{name}": t for name, reg in pipe.regs if (t := reg.critic_term(ctx)) is not None}
+        terms = {
+            f"reg/{name}": t
+            for name, reg in pipe.regs
+            if (t := contracts.reg_term(reg.critic_term(ctx), reg, "critic_term")) is not None
+        }
         total = objective + sum(terms.values()) if terms else objective
     opt.zero_grad(set_to_none=True)
     total.backward()
@@ -94,14 +101,20 @@ def generator_step(
         with pipe.autocast():
             fake = pipe.generate(z).float()
             fake_out = pipe.score(fake).float()
-            adversarial = loss.generator_loss(fake_out)
+            adversarial = contracts.loss_value(
+                loss.generator_loss(fake_out), loss, "generator_loss", len(real)
+            )
             ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
             if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
                 ctx.losses = adversarial
             weights = [w.generator_weights(ctx) for _, w in pipe.weightings]
             adversarial, weighted = reduce_losses(adversarial, weights)
             objective = adversarial if weighted is None else weighted
-            terms = {f"reg/{n}/g": t for n, reg in pipe.regs if (t := reg.generator_term(ctx)) is not None}
+            terms = {
+                f"reg/{n}/g": t
+                for n, reg in pipe.regs
+                if (t := contracts.reg_term(reg.generator_term(ctx), reg, "generator_term")) is not None
+            }
             total = objective + sum(terms.values()) if terms else objective
         opt.zero_grad(set_to_none=True)
         total.backward()
