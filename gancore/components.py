@@ -186,12 +186,24 @@ class LipschitzMonitor(Component):
 
 
 class Sampler(Component):
-    """Draws samples from a trained model. Set ``needs_data`` to get the training set in ``prepare``."""
+    """Draws samples from a trained model. Set ``needs_data`` to get the training set in ``prepare``.
+
+    What ``prepare`` learns (a calibration, a further-trained critic) can be kept: ``state_dict()``
+    returns it as tensors, which ``gan sample`` and ``gan eval`` save in the run folder, keyed by the
+    sampler's name, its options, the checkpoint and the generator sampled; a later call with the same
+    key hands them to ``load_state_dict`` instead of running ``prepare`` again. ``prepare`` runs on
+    an RNG stream of its own, so what it learns does not depend on ``--seed``.
+    """
 
     kind = "sampler"
     needs_data: ClassVar[bool] = False
 
     def prepare(self, model: GANModel, data: Data | None) -> None:
+        """Work done once before sampling (a burn-in, a calibration, further critic training).
+
+        To train the critic further, train a copy with ``model.train_critic(copy, opt, real, labels)``:
+        the run's whole critic objective, regularizers and critic constraint included.
+        """
         return None
 
     def sample(self, model: GANModel, n: int, batch_size: int = 1000) -> Tensor:
@@ -201,6 +213,20 @@ class Sampler(Component):
         """What the last ``sample`` measured (an acceptance rate, ...): printed by ``gan sample``,
         written to eval.json and, during training, to metrics.jsonl as ``sampler/<key>``."""
         return {}
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """What the last ``prepare`` learned, as tensors by key; {} (the default) saves nothing, and
+        ``prepare`` then runs on every ``gan sample``. Save floats as 0-d tensors."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor], model: GANModel) -> None:
+        """Take back what ``state_dict()`` returned (tensors on the CPU), in place of ``prepare``.
+
+        ``model`` is the one about to be sampled (the same run, checkpoint and generator as when the
+        state was saved), e.g. to copy its critic before loading further-trained weights into it.
+        """
+        if state:
+            raise NotImplementedError(f"sampler {self.name!r} saved state but has no load_state_dict")
 
 
 class LRSchedule(Component):
@@ -282,9 +308,16 @@ class Prior(Component):
 
 
 class Network(Component):
-    """A generator or critic architecture; ``build`` makes the module for a dataset's shape."""
+    """A generator or critic architecture; ``build`` makes the module for a dataset's shape.
+
+    A conditional network (``conditional = True``) takes class labels: the generator's module is
+    called as ``module(z, labels)``, the critic's as ``module(x, labels)``, labels being int64 class
+    indices of shape (n,) below ``spec.num_classes`` (an embedding's size). Only data with classes
+    can train one; the engine then hands the real batches' labels to the step.
+    """
 
     kind = "network"
+    conditional: ClassVar[bool] = False
 
     def build(self, spec: DataSpec, latent_dim: int) -> nn.Module:
         raise NotImplementedError

@@ -84,10 +84,13 @@ def gancore_regularizers() -> list[type]:
 
     A regularizer sees the whole step (:class:`gancore.records.CriticStepContext` or
     :class:`gancore.records.GeneratorStepContext`): the networks, the real batch, the latent codes,
-    the generated batch and the critic's outputs, so it can run extra forward passes (a gradient
-    penalty on interpolates, a consistency term on augmented copies). It must compose with any loss
-    and any other regularizer. ``critic_term``/``generator_term`` return a scalar tensor, or None to
-    add nothing. Selected with ``--reg NAME`` (repeatable).
+    the generated batch and the critic's outputs, and for a conditional model the real batch's labels
+    and the fakes' (``real_labels``, ``fake_labels``), so it can run extra forward passes (a gradient
+    penalty on interpolates, a consistency term on augmented copies; a conditional critic is scored
+    as ``ctx.model.score(x, labels)``). It must compose with any loss and any other regularizer.
+    Samplers that train the critic further run it too (``GANModel.train_critic``), on their copy of
+    the critic, which ``ctx.model.critic`` then is. ``critic_term``/``generator_term`` return a scalar
+    tensor, or None to add nothing. Selected with ``--reg NAME`` (repeatable).
     """
 
 
@@ -97,8 +100,8 @@ def gancore_critic_steps() -> list[type]:
 
     ``prepare(critic)`` may transform the critic once before training (e.g. wrap its layers in
     spectral normalization); ``after_step(critic)`` runs after every optimizer step of the critic
-    (e.g. clip its weights). Selected with ``--critic-step NAME``; the built-in ``plain`` does
-    nothing.
+    (e.g. clip its weights), also of a sampler's further-trained copy (``GANModel.train_critic``).
+    Selected with ``--critic-step NAME``; the built-in ``plain`` does nothing.
     """
 
 
@@ -153,7 +156,20 @@ def gancore_samplers() -> list[type]:
 
     ``prepare(model, data)`` runs once before sampling (a burn-in, extra critic training);
     ``sample(model, n)`` returns ``n`` samples in the data's float range. Used by ``gan sample``,
-    ``gan eval`` and the per-epoch evaluation. Selected with ``--sampler NAME``.
+    ``gan eval`` and the per-epoch evaluation. Selected with ``--sampler NAME``; its options are
+    flags of ``gan run``, ``gan sample`` and ``gan eval`` (the latter two override the run's).
+
+    - Training the critic further: ``model.train_critic(copy, opt, real, labels)`` is one optimizer
+      step of your copy with the run's whole critic objective (its loss, regularizers, weightings,
+      ``--clip-grad``, the critic step's ``after_step``), never the bare loss.
+    - State: ``state_dict()`` returns what ``prepare`` learned as tensors; ``gan sample``/``gan eval``
+      save it in the run folder (``samplers/<name>.safetensors``) keyed by the sampler's name and
+      options, the checkpoint's content and the generator sampled, and while the key holds they call
+      ``load_state_dict(state, model)`` instead of ``prepare``. ``prepare`` runs on an RNG stream of
+      its own, so its result does not depend on ``--seed``. The default state is empty: nothing is
+      kept and ``prepare`` runs every time.
+    - Conditional models: draw labels with ``model.labels(n)`` (None when unconditional), generate
+      with ``model.generate(z, labels)`` and score with ``model.score_clean(x, labels)``.
     """
 
 
@@ -181,7 +197,9 @@ def gancore_generators() -> list[type]:
     """Generator architectures, :class:`~gancore.components.Network`.
 
     ``build(spec, latent_dim)`` returns an ``nn.Module`` mapping (n, latent_dim) latent codes to
-    samples of ``spec.shape`` in [-1, 1]. Selected with ``--generator NAME``.
+    samples of ``spec.shape`` in [-1, 1]. A conditional one (``conditional = True``) is called as
+    ``module(z, labels)``, labels int64 (n,) below ``spec.num_classes``; only data with classes can
+    train it. Selected with ``--generator NAME``.
     """
 
 
@@ -190,7 +208,9 @@ def gancore_critics() -> list[type]:
     """Critic (discriminator) architectures, :class:`~gancore.components.Network`.
 
     ``build(spec, latent_dim)`` returns an ``nn.Module`` mapping samples of ``spec.shape`` to one
-    raw score per sample, shape (n,) or (n, 1). Selected with ``--critic NAME``.
+    raw score per sample, shape (n,) or (n, 1). A conditional one (``conditional = True``) is called
+    as ``module(x, labels)`` and scores x as a sample of those classes (a projection critic).
+    Selected with ``--critic NAME``.
     """
 
 
@@ -199,7 +219,8 @@ def gancore_datasets() -> list[type]:
     """Training data, :class:`~gancore.components.Dataset`.
 
     ``load(root, device)`` returns a :class:`gancore.records.Data`: the whole training split as one
-    tensor on the device (uint8 for images), decoded to floats batch by batch. ``evaluation()``
+    tensor on the device (uint8 for images), decoded to floats batch by batch, and its int64 labels
+    with ``spec.num_classes`` when it has classes (what conditional networks train on). ``evaluation()``
     returns how its samples are scored (:class:`gancore.evaluation.Evaluation`; gancore ships
     ``ImageEvaluation`` and ``ModeEvaluation``), or None when they cannot be. Selected with
     ``--dataset NAME``.

@@ -10,6 +10,8 @@ import attrs
 import torch
 from torch import Tensor, nn
 
+from gancore.errors import ConfigError
+
 
 @attrs.frozen
 class DataSpec:
@@ -54,9 +56,21 @@ def _identity(x: Tensor) -> Tensor:
     return x
 
 
+#: ``objective(model, critic, opt, real, labels)``: one optimizer step of ``critic`` with a run's whole
+#: critic objective, against ``model``'s fakes; returns the detached total loss (``GANModel.train_critic``)
+CriticObjective = Callable[["GANModel", nn.Module, torch.optim.Optimizer, Tensor, "Tensor | None"], Tensor]
+
+
 @attrs.define(eq=False)
 class GANModel:
-    """Everything a technique may need to read about the model being trained or sampled."""
+    """Everything a technique may need to read about the model being trained or sampled.
+
+    A conditional model's networks take class labels (``Network.conditional``): the generator is
+    called as ``generator(z, labels)``, the critic as ``critic(x, labels)``, labels being int64 class
+    indices of shape (n,) below ``spec.num_classes``. Go through ``generate``, ``score`` and
+    ``score_clean``, which pass labels only to the networks that take them, and draw fake labels with
+    ``labels(n)``, which is None for an unconditional model, so the same code serves both.
+    """
 
     generator: nn.Module
     critic: nn.Module
@@ -69,6 +83,16 @@ class GANModel:
     #: the generator that samplers, the per-epoch grids, ``--eval-every``, ``gan sample`` and
     #: ``gan eval`` draw from, when it is not the live one (a callback's average of its weights)
     sampled_generator: nn.Module | None = None
+    #: the networks take class labels: ``generator(z, labels)``, ``critic(x, labels)``
+    generator_conditional: bool = False
+    critic_conditional: bool = False
+    #: the run's critic objective (set by the engine); None for a model made by hand
+    critic_objective: CriticObjective | None = attrs.field(default=None, repr=False)
+
+    @property
+    def conditional(self) -> bool:
+        """Either network takes labels: the engine then hands the real batches' labels to the step."""
+        return self.generator_conditional or self.critic_conditional
 
     def for_sampling(self) -> GANModel:
         """This model as samplers see it: ``generator`` is the sampled generator.
@@ -80,19 +104,75 @@ class GANModel:
             return self
         return attrs.evolve(self, generator=self.sampled_generator, sampled_generator=None)
 
-    def score(self, x: Tensor) -> Tensor:
-        """The critic's raw output on ``x`` after the run's augmentations, shape (n,)."""
-        return self.critic(self.augment(x)).reshape(-1)
+    def labels(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
+        """``n`` class labels drawn uniformly on the device for a conditional model, else None.
 
-    def score_clean(self, x: Tensor) -> Tensor:
-        """The critic's raw output without augmentation (what samplers and monitors use)."""
-        return self.critic(x).reshape(-1)
+        Drawn with torch on the device, so the step stays free of host reads and a CUDA graph
+        draws new ones on every replay; an unconditional model draws nothing (its random stream is
+        untouched).
+        """
+        if not self.conditional:
+            return None
+        return torch.randint(self.spec.num_classes, (n,), device=self.device, generator=generator)
+
+    def score(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """The critic's raw output on ``x`` after the run's augmentations, shape (n,).
+
+        ``labels``: the classes ``x`` is scored as, needed by a conditional critic and ignored by
+        another.
+        """
+        return self._critic_out(self.critic, self.augment(x), labels)
+
+    def score_clean(self, x: Tensor, labels: Tensor | None = None, critic: nn.Module | None = None) -> Tensor:
+        """The critic's raw output without augmentation (what samplers and monitors use).
+
+        ``critic``: another critic of this model's architecture (a sampler's further-trained copy).
+        """
+        return self._critic_out(self.critic if critic is None else critic, x, labels)
+
+    def _critic_out(self, critic: nn.Module, x: Tensor, labels: Tensor | None) -> Tensor:
+        if not self.critic_conditional:
+            return critic(x).reshape(-1)
+        if labels is None:
+            raise ConfigError(
+                "the critic is conditional: score samples with the labels they were generated for,"
+                " model.score(x, labels)"
+            )
+        return critic(x, labels).reshape(-1)
 
     def latent(self, n: int, generator: torch.Generator | None = None) -> Tensor:
         return self.prior.sample(n, self.latent_dim, self.device, generator=generator)
 
-    def generate(self, z: Tensor) -> Tensor:
-        return self.generator(z).reshape(z.shape[0], *self.spec.shape)
+    def generate(self, z: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Samples for the latent codes ``z``; a conditional generator draws them for ``labels``, or
+        for uniformly drawn labels when none are given (the model's marginal over the classes)."""
+        if not self.generator_conditional:
+            return self.generator(z).reshape(z.shape[0], *self.spec.shape)
+        labels = self.labels(z.shape[0]) if labels is None else labels
+        return self.generator(z, labels).reshape(z.shape[0], *self.spec.shape)
+
+    def train_critic(
+        self, critic: nn.Module, opt: torch.optim.Optimizer, real: Tensor, labels: Tensor | None = None
+    ) -> Tensor:
+        """One optimizer step of ``critic`` (a copy of this model's) on ``real`` against this model's fakes.
+
+        For samplers that train the critic further (DRS): in a run this is the run's whole critic
+        objective, the step training takes (its loss, regularizers, weightings, ``--clip-grad`` and
+        the critic step's ``after_step``), with ``ctx.model.critic`` being ``critic``, so a gradient
+        penalty or weight clipping applies as in training. A model made by hand, outside any run, has
+        its loss alone. Returns the detached total loss.
+        """
+        if self.critic_objective is not None:
+            return self.critic_objective(self, critic, opt, real, labels)
+        fake_labels = self.labels(real.shape[0])
+        with torch.no_grad():
+            fake = self.generate(self.latent(real.shape[0]), fake_labels)
+        real_out = self.score_clean(real, labels, critic)
+        loss = self.loss.critic_loss(real_out, self.score_clean(fake, fake_labels, critic)).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.detach()
 
 
 @attrs.define(eq=False)
@@ -102,6 +182,10 @@ class CriticStepContext:
     ``losses`` holds the loss's per-sample critic losses, shape (n,), when the loss returns them
     (``Loss.per_sample``), else None; they carry the graph, so a weighting reads them without a
     second loss computation.
+
+    For a conditional model (``model.conditional``), ``real_labels`` are the real batch's classes and
+    ``fake_labels`` the classes the fakes were generated for (drawn uniformly), int64 of shape (n,);
+    both None otherwise.
     """
 
     model: GANModel
@@ -113,6 +197,8 @@ class CriticStepContext:
     step: int
     epoch: int
     losses: Tensor | None = None
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
 
 
 @attrs.define(eq=False)
@@ -120,6 +206,8 @@ class GeneratorStepContext:
     """One generator step: ``fake`` carries the generator's graph; ``real`` is the last real batch.
 
     ``losses``: the per-sample generator losses, shape (n,), when the loss returns them, else None.
+    For a conditional model, ``real_labels`` are the last real batch's classes and ``fake_labels``
+    the classes the fakes were generated for; both None otherwise.
     """
 
     model: GANModel
@@ -130,6 +218,8 @@ class GeneratorStepContext:
     step: int
     epoch: int
     losses: Tensor | None = None
+    real_labels: Tensor | None = None
+    fake_labels: Tensor | None = None
 
 
 @attrs.define(eq=False)

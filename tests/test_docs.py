@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import math
 import re
 import sys
 import tomllib
 import types
 
+import numpy as np
+import torch
 from safetensors.torch import load_file
 
 from gancore.testing import train
+from gancore.train.runs import open_run
 from tests.conftest import REPO, gan, same_tensors
 
 
@@ -71,3 +75,39 @@ def test_the_documented_ema_callback_and_top_k_work(tmp_path, register_plugin, m
     assert int(load_file(whole / "checkpoints/last.safetensors")["callback.ema.updates"]) == 200
     result = gan("sample", whole, "-n", "10", "--out", tmp_path / "s.npz")
     assert result.exit_code == 0 and "generator of callback ema" in result.output, result.output
+
+
+def test_the_documented_conditional_gan_trains_and_draws_the_class_asked_for(
+    tmp_path, register_plugin, monkeypatch
+):
+    source = _code_blocks("python")[3]
+    assert "conditional: ClassVar[bool] = True" in source
+    register_plugin(_as_module("gan_cond_doc", source, monkeypatch), "cond-doc")
+    run = tmp_path / "run"
+    train(run, "--generator", "cond-mlp", "--critic", "cond-mlp", "--latent-dim", "8", "--steps", "600",
+          batch_size=128, log_every=300)  # fmt: skip
+    pipe, _, _ = open_run(run, "cpu")
+    angles = torch.arange(8) * (math.pi / 4)
+    modes = 2.0 * torch.stack([angles.cos(), angles.sin()], 1)  # ring8's label k is its mode k
+    with torch.no_grad():
+        for k in range(8):
+            x = pipe.model.generate(pipe.model.latent(200), torch.full((200,), k))
+            assert (torch.cdist(x, modes).argmin(1) == k).float().mean() > 0.8, k
+
+
+def test_the_documented_sampler_with_state_is_prepared_once(tmp_path, register_plugin, monkeypatch):
+    source = _code_blocks("python")[4]
+    assert "class Refit(Sampler)" in source
+    module = _as_module("gan_refit_doc", source, monkeypatch)
+    register_plugin(module, "refit-doc")
+    prepared = []
+    original = module.Refit.prepare
+    monkeypatch.setattr(module.Refit, "prepare", lambda self, *a: prepared.append(1) or original(self, *a))
+    run = tmp_path / "run"
+    train(run, "--sampler", "refit", "--steps", "20")
+    outs = [tmp_path / f"{name}.npz" for name in "abc"]
+    for out, extra in zip(outs, [(), (), ("--refit-steps", "5")], strict=True):
+        result = gan("sample", run, "-n", "100", *extra, "--out", out)
+        assert result.exit_code == 0, result.output
+    assert len(prepared) == 2 and (run / "samplers" / "refit.safetensors").is_file()
+    assert np.array_equal(np.load(outs[0])["points"], np.load(outs[1])["points"])

@@ -11,7 +11,7 @@ import typer
 
 from gancore.cli import eval as eval_cli
 from gancore.cli import plot, plugins, report, run, sample, sweep
-from gancore.cli.component_options import RunCommand
+from gancore.cli.component_options import RunCommand, SamplerCommand
 from gancore.cli.shared import reports_errors
 
 app = typer.Typer(
@@ -29,9 +29,17 @@ app.command(
     epilog="Each component's flags (e.g. --saturating, --dropout 0.3) are in its own panel above;"
     " `gan plugins show NAME` describes a component.",
 )(reports_errors(run.run))
-for command in (sample.sample, plot.plot, report.report, sweep.sweep):
+#: unknown flags are left to the command class, which reports them in one line with the closest flag
+LENIENT = {"allow_extra_args": True, "ignore_unknown_options": True}
+SAMPLER_FLAGS = (
+    "The sampler's flags (e.g. --drs-gamma p50) are in its own panel above; they override the run's."
+)
+app.command(cls=SamplerCommand, context_settings=LENIENT, epilog=SAMPLER_FLAGS)(reports_errors(sample.sample))
+for command in (plot.plot, report.report, sweep.sweep):
     app.command()(reports_errors(command))
-app.command("eval")(reports_errors(eval_cli.eval_command))
+app.command("eval", cls=SamplerCommand, context_settings=LENIENT, epilog=SAMPLER_FLAGS)(
+    reports_errors(eval_cli.eval_command)
+)
 
 plugins_app = typer.Typer(help="List installed plugins, or show one component's options.")
 plugins_app.callback(invoke_without_command=True)(reports_errors(plugins.plugins))

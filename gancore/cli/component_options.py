@@ -1,11 +1,13 @@
-"""The components' flags of `gan run`: real typed options, made from the registry only when needed.
+"""The components' flags of `gan run` (and the samplers' of `gan sample`/`gan eval`): real typed
+options, made from the registry only when needed.
 
 Every option a component declares (``dropout: float = option(0.0, ...)``) is a flag of ``gan run``
 that Typer parses and type-checks (``--dropout 0.3``; a bool is ``--saturating/--no-saturating``)
 and that ``gan run --help`` lists in a panel per component. The flags are made by ``RunCommand``
 when ``run`` parses its arguments or shows its help, not when the app is built, so that ``gan --help``
 and the other commands never load the plugins (and torch) for them. The values given reach the
-``run`` function through ``ctx.meta[GIVEN]``, as raw typed values keyed by option name.
+command's function through ``ctx.meta[GIVEN]``, as raw typed values keyed by option name.
+``SamplerCommand`` does the same for the samplers' options alone (``gan sample --drs-gamma p50``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from __future__ import annotations
 import difflib
 import inspect
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 import typer.main
@@ -38,8 +40,11 @@ _PREFIX = "component_option__"
 Owners = list[tuple["Entry", "OptionSpec"]]
 
 
-class RunCommand(TyperCommand):
-    """``gan run``: its own flags plus one per component option; bad input is one error line."""
+class ComponentCommand(TyperCommand):
+    """A command's own flags plus one per option of the components of ``kinds``; bad input is one line."""
+
+    #: the component kinds whose options become flags; None: every kind
+    kinds: ClassVar[tuple[str, ...] | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -49,7 +54,7 @@ class RunCommand(TyperCommand):
         """The component flags, made once per command object (Typer makes one per invocation)."""
         if self._component_params is None:
             own = {flag for p in self.params for flag in (*p.opts, *p.secondary_opts)} | {"--help"}
-            self._component_params = reports_errors(_make_params)(own)
+            self._component_params = reports_errors(_make_params)(own, self.kinds, f"gan {self.name}")
         return self._component_params
 
     def get_params(self, ctx: typer.Context) -> list[Any]:
@@ -63,7 +68,7 @@ class RunCommand(TyperCommand):
             raise fail(exc.format_message(), 2) from None
         if rest and not ctx.resilient_parsing:
             known = [flag for p in self.get_params(ctx) for flag in (*p.opts, *p.secondary_opts)]
-            raise fail(unknown_argument_message(rest[0], known), 2)
+            raise fail(unknown_argument_message(rest[0], known, f"gan {ctx.info_name}"), 2)
         return rest
 
     def invoke(self, ctx: typer.Context) -> Any:
@@ -77,31 +82,47 @@ class RunCommand(TyperCommand):
         return super().invoke(ctx)
 
 
-def unknown_argument_message(token: str, known: Iterable[str]) -> str:
+class RunCommand(ComponentCommand):
+    """``gan run``: its own flags plus one per option of every installed component."""
+
+    kinds = None
+
+
+class SamplerCommand(ComponentCommand):
+    """``gan sample``, ``gan eval``: their own flags plus one per option of every installed sampler."""
+
+    kinds = ("sampler",)
+
+
+def unknown_argument_message(token: str, known: Iterable[str], command: str = "gan run") -> str:
     """One line for an argument no flag takes, with the closest flag and where options are listed."""
     if not token.startswith("-"):
-        return f"unexpected argument {token!r}: every setting of gan run is a --flag"
+        return f"unexpected argument {token!r}: every setting of {command} is a --flag"
     flag = token.partition("=")[0]
     close = difflib.get_close_matches(flag, sorted(set(known)), n=1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return (
-        f"no such option {flag}{hint} (`gan run --help` lists every flag,"
+        f"no such option {flag}{hint} (`{command} --help` lists every flag,"
         " `gan plugins show NAME` one component's options)"
     )
 
 
-def _make_params(own_flags: set[str]) -> list[Any]:
-    """Typer options for every installed component's options, checked against ``run``'s own flags.
+def _make_params(
+    own_flags: set[str], kinds: tuple[str, ...] | None = None, command: str = "gan run"
+) -> list[Any]:
+    """Typer options for the options of every installed component of ``kinds`` (None: all),
+    checked against the command's own flags.
 
     They are made the way Typer makes any option, from a function signature, so that they parse,
-    convert and show in the help exactly like ``run``'s own, through Typer's public API only.
+    convert and show in the help exactly like the command's own, through Typer's public API only.
     """
     from gancore.config import describe, options_by_name
     from gancore.errors import PluginError
     from gancore.plugins import get_registry
 
-    by_name = options_by_name(get_registry().entries())
-    claimed = dict.fromkeys(own_flags, "gan run itself")
+    entries = [e for e in get_registry().entries() if kinds is None or e.kind in kinds]
+    by_name = options_by_name(entries)
+    claimed = dict.fromkeys(own_flags, f"{command} itself")
     parameters = []
     for name, owners in by_name.items():
         for flag in _flags(owners[0][1]):

@@ -44,6 +44,7 @@ def _table(result: dict[str, Any], metrics: tuple, floor: dict[str, Any] | None)
 
 
 def eval_command(
+    ctx: typer.Context,
     target: Opt[
         Path | None, typer.Argument(help="a run folder, or an .npz holding one array of samples")
     ] = None,
@@ -79,6 +80,7 @@ def eval_command(
     classes covered; the 2-D toys: modes covered, high-quality share)."""
     import time
 
+    from gancore.cli.component_options import GIVEN
     from gancore.cli.shared import err
     from gancore.cli.shared import out as stdout
     from gancore.errors import ConfigError
@@ -89,6 +91,10 @@ def eval_command(
         raise ConfigError(f"-n must be positive, got {n}")
     if real == (target is not None):
         raise ConfigError("give a run folder or an .npz file to evaluate, or --real for the floor (not both)")
+    sampler_options = ctx.meta.get(GIVEN, {})
+    if sampler_options and (real or not target.is_dir()):
+        flag = "--" + next(iter(sampler_options)).replace("_", "-")
+        raise ConfigError(f"{flag} sets a sampler's option: it needs a run folder to draw samples from")
     source: dict[str, Any] = {}
     options: dict[str, Any] = {}
     sampler_name, samples, run_dir, array = None, None, None, None
@@ -132,7 +138,9 @@ def eval_command(
         samples, what = evaluation.real_samples(n or 10_000)
         source = {"samples": what}
     elif run_dir is not None:
-        samples, sampler_name, drawn = _draw(run_dir, n or 10_000, sampler, checkpoint, seed, device)
+        samples, sampler_name, drawn = _draw(
+            run_dir, n or 10_000, sampler, checkpoint, seed, device, sampler_options
+        )
         source.update(drawn)
     start = time.perf_counter()
     result = evaluation.score(samples)
@@ -155,14 +163,20 @@ def eval_command(
     )
 
 
-def _draw(run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, device: str):
+def _draw(
+    run: Path, n: int, sampler: str | None, ckpt: Path | None, seed: int, device: str, options: dict[str, Any]
+):
     import time
 
     from gancore.tools.sampling import draw
 
     start = time.perf_counter()
-    samples = draw(run, n, sampler, ckpt, seed, device)
+    samples = draw(run, n, sampler, ckpt, seed, device, options=options)
     drawn = {"sampling_seconds": round(time.perf_counter() - start, 3), "sampler_stats": samples.stats}
+    if options:
+        drawn["sampler_options"] = options
+    if samples.prepared:
+        drawn["sampler_prepared"] = samples.prepared
     return samples.values, samples.sampler, drawn
 
 

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
+from gancore.cli.component_options import GIVEN
 from gancore.cli.shared import Opt, err
 from gancore.errors import GancoreError
 
 
 def sample(
+    ctx: typer.Context,
     run_dir: Opt[Path, typer.Argument(help="a run folder")],
     n: Opt[int, typer.Option("-n", "--n", help="number of samples")] = 64,
     out: Opt[Path, typer.Option(help="file.npz, or a folder/ for PNG files")] = Path("samples.npz"),
@@ -24,18 +26,22 @@ def sample(
         bool, typer.Option("--live", help="sample the live generator, not a callback's average (EMA)")
     ] = False,
 ) -> None:
-    """Draw samples from a trained run into an .npz file or a folder of PNGs."""
+    """Draw samples from a trained run into an .npz file or a folder of PNGs.
+
+    The sampler's options (e.g. --drs-gamma p50) override the run's; what its preparation learns is
+    kept in RUN/samplers/ and reused while the sampler, its options and the checkpoint stay the same.
+    """
     from gancore.tools.sampling import draw, write_samples
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
-    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live)
+    options = ctx.meta.get(GIVEN, {})
+    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live, options)
     written = write_samples(samples, out, grid)
     measured = ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in samples.stats.items()
     )
     source = "" if samples.generator == "live" else f", generator of callback {samples.generator}"
-    err.print(
-        f"[green]wrote[/] {written} ({samples.sampler}{': ' + measured if measured else ''}{source})",
-        highlight=False,
-    )
+    prepared = f", prepared state {samples.prepared}" if samples.prepared else ""
+    measured = f": {measured}" if measured else ""
+    err.print(f"[green]wrote[/] {written} ({samples.sampler}{measured}{source}{prepared})", highlight=False)

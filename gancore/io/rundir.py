@@ -46,6 +46,10 @@ class RunDir:
     def step_checkpoint(self, step: int) -> Path:
         return self.checkpoints / f"step-{step:09d}.safetensors"
 
+    def sampler_state(self, sampler: str) -> Path:
+        """What sampler ``sampler``'s ``prepare`` learned, kept for later ``gan sample``/``gan eval``."""
+        return self.path / "samplers" / f"{sampler}.safetensors"
+
     def grid(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import attrs
 import numpy as np
 import torch
 from torch import Tensor
 
+from gancore.components import Sampler
 from gancore.errors import ConfigError
+from gancore.io import sampler_state
 from gancore.io.atomic import atomic_path
 from gancore.io.images import save_png, save_samples_picture, to_uint8
 from gancore.plugins import get_registry
-from gancore.records import DataSpec
+from gancore.records import Data, DataSpec, GANModel
+
+#: the seed of ``prepare``'s own RNG stream: what a sampler learns is then a function of its key
+#: (name, options, checkpoint, generator) alone, whatever ``--seed`` draws the samples
+PREPARE_SEED = 0
 
 
 @attrs.frozen
@@ -23,6 +30,8 @@ class Samples:
     sampler: str
     stats: dict = attrs.field(factory=dict)  # what the sampler measured (e.g. DRS's acceptance rate)
     generator: str = "live"  # which generator was sampled: "live", or the callback whose average it is
+    #: what became of ``prepare``'s work: "" (nothing to keep), "saved", "reused" or "not saved: why"
+    prepared: str = ""
 
 
 def draw(
@@ -34,28 +43,76 @@ def draw(
     device: str = "auto",
     batch_size: int = 1000,
     live: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> Samples:
     """``n`` samples from the run's last (or the given) checkpoint.
 
     They come from the generator the run samples (an average a callback kept, when it kept one), or
-    from the live generator with ``live=True``.
+    from the live generator with ``live=True``. ``options`` (by option name) override the sampler's
+    options recorded in the run. What the sampler's ``prepare`` learns is saved in the run folder and
+    reused by later calls with the same sampler, options, checkpoint and generator; ``prepare`` runs
+    on its own RNG stream, so the samples for one ``seed`` are the same whether it ran or not.
     """
-    from gancore.train.runs import open_run
+    from gancore.io.rundir import RunDir
+    from gancore.train.runs import open_run, read_config
 
     registry = get_registry()
-    name = sampler
-    if name is None:
-        from gancore.io.rundir import RunDir
-        from gancore.train.runs import read_config
-
-        name = read_config(RunDir(run_dir)).sampler
-    needs_data = registry.get("sampler", name).cls.needs_data
-    pipe, data, _ = open_run(run_dir, device, name, ckpt, registry, with_data=needs_data, live=live)
+    run = RunDir(run_dir).require()
+    name = sampler if sampler is not None else read_config(run).sampler
+    entry = registry.get("sampler", name)
+    check_options(entry.cls, name, options or {})
+    pipe, data, _ = open_run(
+        run_dir, device, name, ckpt, registry, with_data=entry.cls.needs_data, live=live,
+        sampler_options=options,
+    )  # fmt: skip
     model = pipe.model.for_sampling()
+    generator = pipe.sampled_by or "live"
+    prepared = prepare(pipe.sampler, name, model, data, run.sampler_state(name), ckpt or run.last, generator)
     torch.manual_seed(seed)
-    pipe.sampler.prepare(model, data)
     values = pipe.sampler.sample(model, n, batch_size)
-    return Samples(values.detach().cpu(), model.spec, name, pipe.sampler.stats(), pipe.sampled_by or "live")
+    return Samples(values.detach().cpu(), model.spec, name, pipe.sampler.stats(), generator, prepared)
+
+
+def check_options(cls: type[Sampler], name: str, options: dict[str, Any]) -> None:
+    """Sampler flags the drawing sampler does not declare are refused, naming it."""
+    own = {spec.name for spec in cls.option_specs()}
+    for key in options:
+        if key not in own:
+            flag = "--" + key.replace("_", "-")
+            raise ConfigError(f"{flag} is no option of sampler {name!r}, which draws these samples")
+
+
+def prepare(
+    sampler: Sampler,
+    name: str,
+    model: GANModel,
+    data: Data | None,
+    state_file: Path,
+    ckpt: Path,
+    generator: str,
+) -> str:
+    """``sampler.prepare``, or what a former call saved for the same key; returns what became of it."""
+    options = {spec.name: getattr(sampler, spec.name) for spec in type(sampler).option_specs()}
+    key = None
+    if state_file.is_file():
+        key = sampler_state.make_key(name, options, ckpt, generator)
+        saved = sampler_state.load(state_file, key)
+        if saved is not None:
+            sampler.load_state_dict(saved, model)
+            return "reused"
+    devices = [model.device] if model.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(PREPARE_SEED)
+        sampler.prepare(model, data)
+    state = sampler.state_dict()
+    if not state:
+        return ""
+    key = key or sampler_state.make_key(name, options, ckpt, generator)
+    try:
+        sampler_state.save(state_file, state, key)
+    except OSError as exc:  # a read-only run folder: sampling still works, later calls prepare again
+        return f"not saved: {exc.strerror or exc}"
+    return "saved"
 
 
 def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: bool = False) -> Path:

@@ -4,9 +4,10 @@ At batch 64 a step is a few GFLOP, microseconds of GPU work, but 150 to 900 kern
 costing microseconds of host time: eager PyTorch is launch-bound. A CUDA graph replays all of them
 with one launch. What a graph needs, and where it comes from here:
 
-- fixed addresses: the step's inputs are copied into one static buffer (the real batches, still
-  uint8), and the step decodes them inside the graph; latent codes and augmentations are drawn
-  inside it from PyTorch's graph-safe CUDA generator, so every replay draws new ones;
+- fixed addresses: the step's inputs are copied into static buffers (the real batches, still
+  uint8, and for a conditional model their labels), and the step decodes them inside the graph;
+  latent codes, fake labels and augmentations are drawn inside it from PyTorch's graph-safe CUDA
+  generator, so every replay draws new ones;
 - no host reads: the engine's step reads nothing back, and its statistics are added in place into
   buffers that live outside the graph (``Stats``); losses come back as the graph's outputs;
 - optimizers that keep their step count on the device (``capturable``);
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 WARMUP_ITERATIONS = 3
 
 Outputs = tuple[Tensor, Tensor, Tensor, Tensor]  # critic loss, generator loss, last real, last fake
-Body = Callable[[Tensor, int, int, "Stats"], Outputs]
+Body = Callable[[Tensor, "Tensor | None", int, int, "Stats"], Outputs]
 
 
 def check_device(device: torch.device) -> None:
@@ -46,7 +47,7 @@ def check_device(device: torch.device) -> None:
 
 
 class GraphedIteration:
-    """Calls ``body(stored, step, epoch, stats)`` like the eager loop, replaying a recording of it.
+    """Calls ``body(stored, labels, step, epoch, stats)`` like the eager loop, replaying a recording of it.
 
     ``stats`` must be the one ``Stats`` of the run: the warm-up creates its buffers, and every replay
     adds into them.
@@ -58,21 +59,24 @@ class GraphedIteration:
         self.graph: torch.cuda.CUDAGraph | None = None
         self.epoch: int | None = None
         self.static_input: Tensor | None = None
+        self.static_labels: Tensor | None = None
         self.outputs: Outputs | None = None
         self.counts_per_replay: dict[str, int] = {}
 
-    def __call__(self, stored: Tensor, step: int, epoch: int, stats: Stats) -> Outputs:
+    def __call__(self, stored: Tensor, labels: Tensor | None, step: int, epoch: int, stats: Stats) -> Outputs:
         if self.warmup_left > 0:
             self.warmup_left -= 1
             side = torch.cuda.Stream()
             side.wait_stream(torch.cuda.current_stream())
             with torch.cuda.stream(side):
-                out = self.body(stored, step, epoch, stats)
+                out = self.body(stored, labels, step, epoch, stats)
             torch.cuda.current_stream().wait_stream(side)
             return out
         if self.graph is None or epoch != self.epoch:
-            self.record(stored, step, epoch, stats)
+            self.record(stored, labels, step, epoch, stats)
         self.static_input.copy_(stored)
+        if labels is not None:
+            self.static_labels.copy_(labels)
         self.graph.replay()
         for key, n in self.counts_per_replay.items():
             stats.counts[key] = stats.counts.get(key, 0) + n
@@ -80,15 +84,16 @@ class GraphedIteration:
         # the losses are kept per step for the non-finite check: copies, since a replay overwrites them
         return d_total.clone(), g_total.clone(), real, fake
 
-    def record(self, stored: Tensor, step: int, epoch: int, stats: Stats) -> None:
+    def record(self, stored: Tensor, labels: Tensor | None, step: int, epoch: int, stats: Stats) -> None:
         """Record one iteration; recording runs no kernel, so no training step is spent on it."""
         self.graph = self.outputs = None  # release the last epoch's recording first
         self.static_input = stored.clone()
+        self.static_labels = None if labels is None else labels.clone()
         counts = dict(stats.counts)
         graph = torch.cuda.CUDAGraph()
         try:
             with torch.cuda.graph(graph):
-                outputs = self.body(self.static_input, step, epoch, stats)
+                outputs = self.body(self.static_input, self.static_labels, step, epoch, stats)
         except RuntimeError as exc:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise ConfigError(

@@ -22,9 +22,10 @@ from gancore.errors import ConfigError, Diverged, Interrupted
 from gancore.io import checkpoint
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
-from gancore.records import Data, MonitorContext, RunProgress
+from gancore.records import Data, GANModel, MonitorContext, RunProgress
 from gancore.train import callbacks, schedule
 from gancore.train.graphs import GraphedIteration
+from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
@@ -100,6 +101,13 @@ def set_learning_rates(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
+def grid_labels(model: GANModel, n: int) -> Tensor | None:
+    """The grids' fixed labels for a conditional model: the classes in turn (0, 1, 2, ..., 0, 1, ...)."""
+    if not model.conditional:
+        return None
+    return torch.arange(n, device=model.device) % model.spec.num_classes
+
+
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Tensor:
     """The order of the data in ``epoch``: a function of (seed, epoch) alone, so resume needs no state."""
     g = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
@@ -122,6 +130,13 @@ class Trainer:
     graphed: GraphedIteration | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
+        model = self.pipe.model
+        if model.conditional and self.data.labels is None:
+            raise ConfigError(
+                "the networks are conditional (they take class labels), but the dataset loaded no labels"
+            )
+        # a sampler that trains the critic further (--eval-every) does so with the run's objective
+        model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
 
     def save(self, step: int, also_numbered: bool = False) -> None:
@@ -136,10 +151,10 @@ class Trainer:
         self.last_saved = step
 
     @torch.no_grad()
-    def save_grid(self, fixed_z: Tensor, epoch: int) -> None:
+    def save_grid(self, fixed_z: Tensor, epoch: int, fixed_labels: Tensor | None = None) -> None:
         model = self.pipe.model.for_sampling()  # the generator that is sampled: the live one or an average
         model.generator.eval()
-        samples = model.generate(fixed_z)
+        samples = model.generate(fixed_z, fixed_labels)
         model.generator.train()
         reference = self.data.x[:2000] if model.spec.kind == "points" else None
         save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
@@ -189,20 +204,25 @@ class Trainer:
         """Generator step ``step``: ``n_critic`` critic steps on the next real batches of ``perm``,
         then ``n_gen`` generator steps. Returns (critic loss, generator loss, last real, last fake)."""
         per_step = self.pipe.config.n_critic * self.pipe.config.batch_size
-        stored = self.data.x[perm[pos * per_step : (pos + 1) * per_step]]  # this step's real batches
-        return (self.graphed or self.step_body)(stored, step, epoch, stats)
+        rows = perm[pos * per_step : (pos + 1) * per_step]
+        stored = self.data.x[rows]  # this step's real batches
+        labels = self.data.labels[rows] if self.pipe.model.conditional else None  # unconditional: none
+        return (self.graphed or self.step_body)(stored, labels, step, epoch, stats)
 
     def step_body(
-        self, stored: Tensor, step: int, epoch: int, stats: Stats
+        self, stored: Tensor, labels: Tensor | None, step: int, epoch: int, stats: Stats
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
-        """The iteration on its real batches as stored (``n_critic`` of them, one after the other):
-        everything from decoding them to the last optimizer step, and nothing that reads the host."""
+        """The iteration on its real batches as stored (``n_critic`` of them, one after the other)
+        and, for a conditional model, their labels: everything from decoding them to the last
+        optimizer step, and nothing that reads the host."""
         p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
+        real_labels = None
         for k in range(cfg.n_critic):
             real = self.data.decode(stored[k * batch : (k + 1) * batch])
-            d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats)
+            real_labels = None if labels is None else labels[k * batch : (k + 1) * batch]
+            d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats, real_labels)
         for _ in range(cfg.n_gen):
-            g_total = generator_step(p, self.opt_g, real, step, epoch, stats)
+            g_total = generator_step(p, self.opt_g, real, step, epoch, stats, real_labels)
         return d_total, g_total, real, fake
 
     def total_steps(self) -> int:
@@ -243,6 +263,7 @@ class Trainer:
         fixed_z = p.model.latent(
             GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
         )
+        fixed_labels = grid_labels(p.model, fixed_z.shape[0])
         schedules = [schedule.parse(text) for text in cfg.schedules]
         scheduled: dict[str, float] = {}
         stats, window = Stats(), []
@@ -286,7 +307,7 @@ class Trainer:
             if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
                 callbacks.notify(p, "on_epoch_end", self.progress(done))
             if end_of_epoch or done == total:
-                self.save_grid(fixed_z, epoch + 1)
+                self.save_grid(fixed_z, epoch + 1, fixed_labels)
             if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
                 self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:

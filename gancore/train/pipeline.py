@@ -17,6 +17,7 @@ from gancore.components import (
     LipschitzMonitor,
     Loss,
     LRSchedule,
+    Network,
     Regularizer,
     Sampler,
     SampleWeighting,
@@ -66,8 +67,8 @@ class Pipeline:
     generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
     #: the training step's own passes: ``model.generate`` and ``model.score``, compiled with --compile
-    generate: Callable[[Tensor], Tensor] = attrs.field(init=False)
-    score: Callable[[Tensor], Tensor] = attrs.field(init=False)
+    generate: Callable[[Tensor, Tensor | None], Tensor] = attrs.field(init=False)
+    score: Callable[[Tensor, Tensor | None], Tensor] = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         # the trainable parameters; anything a plugin froze stays frozen
@@ -117,9 +118,15 @@ def build(
     """
     o = config.options
     loss: Loss = instantiate(registry, "loss", config.loss, o)
+    networks = {
+        "generator": instantiate(registry, "generator", config.generator, o),
+        "critic": instantiate(registry, "critic", config.critic, o),
+    }
+    for kind, network in networks.items():
+        check_conditional(kind, network, spec)
     torch.manual_seed(config.seed)
-    generator = instantiate(registry, "generator", config.generator, o).build(spec, config.latent_dim)
-    critic = instantiate(registry, "critic", config.critic, o).build(spec, config.latent_dim)
+    generator = networks["generator"].build(spec, config.latent_dim)
+    critic = networks["critic"].build(spec, config.latent_dim)
     critic_step: CriticStep = instantiate(registry, "critic_step", config.critic_step, o)
     if init is not None:
         init(generator, critic)
@@ -135,6 +142,8 @@ def build(
         spec=spec,
         device=device,
         augment=augment,
+        generator_conditional=networks["generator"].conditional,
+        critic_conditional=networks["critic"].conditional,
     )
     pipe = Pipeline(
         config=config,
@@ -159,6 +168,15 @@ def build(
     for component in [*pipe.components(), *augmentations]:
         component.check(model)
     return pipe
+
+
+def check_conditional(kind: str, network: Network, spec: DataSpec) -> None:
+    """A conditional network needs data with classes; refused before anything is built."""
+    if network.conditional and not spec.num_classes:
+        raise ConfigError(
+            f"{kind} {network.name!r} is conditional (it takes class labels), but the data has no classes;"
+            f" choose a dataset with labels or an unconditional {kind}"
+        )
 
 
 def set_matmul_precision(precision: str) -> None:

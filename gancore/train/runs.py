@@ -7,6 +7,7 @@ import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 import torch
@@ -35,6 +36,7 @@ from gancore.train.loop import (
     ctrl_c_requests_stop,
     steps_per_epoch,
 )
+from gancore.train.objective import critic_objective
 from gancore.train.pipeline import (
     Pipeline,
     build,
@@ -242,12 +244,15 @@ def open_run(
     registry: Registry | None = None,
     with_data: bool = False,
     live: bool = False,
+    sampler_options: dict[str, Any] | None = None,
 ) -> tuple[Pipeline, Data | None, dict[str, str]]:
     """A trained run's pipeline with its weights loaded, for sampling and evaluation.
 
     No callback is built or run: when the run sampled another generator than the live one (an
     average kept by a callback), the checkpoint holds its weights and they are loaded into a copy of
     the generator, which ``model.sampled_generator`` then names; ``live=True`` ignores them.
+    ``sampler_options`` (``gan sample --drs-gamma p50``) override the run's options for the sampler
+    alone. The model's ``train_critic`` is the run's critic objective.
     """
     run = RunDir(path).require()
     registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
@@ -261,6 +266,10 @@ def open_run(
     spec = DataSpec(**json.loads(meta["spec"]))
     data = load_data(config, registry, dev) if with_data else None
     pipe = build(config, registry, spec, dev)
+    if sampler_options:
+        pipe.sampler = instantiate(registry, "sampler", config.sampler, {**config.options, **sampler_options})
+        pipe.sampler.check(pipe.model)
+    pipe.model.critic_objective = critic_objective(pipe)
     sampled = copy.deepcopy(pipe.generator) if checkpoint.SAMPLED in meta and not live else None
     checkpoint.load_networks(path, pipe.generator, pipe.critic, sampled)
     if sampled is not None:

@@ -40,19 +40,31 @@ def reduce_losses(adversarial: Tensor, weights: list[Tensor | None]) -> tuple[Te
 
 
 def critic_step(
-    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+    pipe: Pipeline,
+    opt: torch.optim.Optimizer,
+    real: Tensor,
+    step: int,
+    epoch: int,
+    stats: Stats,
+    labels: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
-    """One optimizer step of the critic; returns (total loss, the detached fake batch)."""
+    """One optimizer step of the critic; returns (total loss, the detached fake batch).
+
+    ``labels``: the real batch's classes, for a conditional model (None otherwise).
+    """
     model, loss = pipe.model, pipe.loss
     z = model.latent(real.shape[0])
+    fake_labels = model.labels(real.shape[0])  # None, and nothing drawn, for an unconditional model
     with pipe.autocast():
         with torch.no_grad():
-            fake = pipe.generate(z).float()  # what regularizers see is float32 whatever the precision
-        real_out, fake_out = pipe.score(real).float(), pipe.score(fake).float()
+            fake = pipe.generate(z, fake_labels).float()  # regularizers see float32 whatever the precision
+        real_out, fake_out = pipe.score(real, labels).float(), pipe.score(fake, fake_labels).float()
         adversarial = contracts.loss_value(
             loss.critic_loss(real_out, fake_out), loss, "critic_loss", len(real)
         )
-        ctx = CriticStepContext(model, real, z, fake, real_out, fake_out, step, epoch)
+        ctx = CriticStepContext(
+            model, real, z, fake, real_out, fake_out, step, epoch, real_labels=labels, fake_labels=fake_labels
+        )
         if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
             ctx.losses = adversarial
         weights = [w.critic_weights(ctx) for _, w in pipe.weightings]
@@ -90,21 +102,33 @@ def critic_step(
 
 
 def generator_step(
-    pipe: Pipeline, opt: torch.optim.Optimizer, real: Tensor, step: int, epoch: int, stats: Stats
+    pipe: Pipeline,
+    opt: torch.optim.Optimizer,
+    real: Tensor,
+    step: int,
+    epoch: int,
+    stats: Stats,
+    labels: Tensor | None = None,
 ) -> Tensor:
-    """One optimizer step of the generator through a frozen critic; returns the total loss."""
+    """One optimizer step of the generator through a frozen critic; returns the total loss.
+
+    ``labels``: the last real batch's classes, for a conditional model (None otherwise).
+    """
     model, loss = pipe.model, pipe.loss
     z = model.latent(real.shape[0])
+    fake_labels = model.labels(real.shape[0])  # None, and nothing drawn, for an unconditional model
     for p in pipe.critic_params:  # no weight gradients for the critic in this step
         p.requires_grad_(False)
     try:
         with pipe.autocast():
-            fake = pipe.generate(z).float()
-            fake_out = pipe.score(fake).float()
+            fake = pipe.generate(z, fake_labels).float()
+            fake_out = pipe.score(fake, fake_labels).float()
             adversarial = contracts.loss_value(
                 loss.generator_loss(fake_out), loss, "generator_loss", len(real)
             )
-            ctx = GeneratorStepContext(model, real, z, fake, fake_out, step, epoch)
+            ctx = GeneratorStepContext(
+                model, real, z, fake, fake_out, step, epoch, real_labels=labels, fake_labels=fake_labels
+            )
             if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
                 ctx.losses = adversarial
             weights = [w.generator_weights(ctx) for _, w in pipe.weightings]

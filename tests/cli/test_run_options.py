@@ -67,15 +67,17 @@ def test_help_lists_component_flags_under_their_component():
     assert title == "Options of generator toy, critic toy" and "(default 128)" in rows[0]
 
 
-def test_component_flags_are_made_for_run_alone(monkeypatch):
+def test_component_flags_are_made_only_for_the_commands_that_take_them(monkeypatch):
     from gancore import plugins
 
     calls = []
     real = plugins.get_registry
     monkeypatch.setattr(plugins, "get_registry", lambda: calls.append(1) or real())
-    assert gan("--help").exit_code == 0 and gan("sample", "--help").exit_code == 0
+    assert gan("--help").exit_code == 0 and gan("plot", "--help").exit_code == 0
     assert not calls  # neither the app's help nor another command loads the plugins for run's flags
     assert gan("run", "--help").exit_code == 0 and calls
+    calls.clear()
+    assert gan("sample", "--help").exit_code == 0 and calls  # the samplers' flags
 
 
 @attrs.define

@@ -1,4 +1,10 @@
-"""Discriminator rejection sampling (Azadi, Olsson, Darrell, Goodfellow & Odena, ICLR 2019)."""
+"""Discriminator rejection sampling (Azadi, Olsson, Darrell, Goodfellow & Odena, ICLR 2019).
+
+What ``prepare`` learns (the further-trained critic, the Platt calibration, the estimate of D~_M) is
+its ``state_dict``, which ``gan sample``/``gan eval`` keep in the run folder and hand back through
+``load_state_dict`` while the options and the checkpoint stay the same. A conditional model is
+sampled over its classes drawn uniformly, each sample scored for the class it was generated for.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +52,14 @@ def acceptance_scores(logit: Tensor, max_logit: float, eps: float) -> Tensor:
     """
     d = logit.double() - max_logit
     return d - torch.log(-torch.expm1(d - eps))
+
+
+def frozen(critic: nn.Module) -> nn.Module:
+    """A critic only read from now on: eval mode, no gradients."""
+    critic.eval()
+    for p in critic.parameters():
+        p.requires_grad_(False)
+    return critic
 
 
 def gamma_of(scores: Tensor, mode: str, value: float) -> Tensor:
@@ -122,6 +136,28 @@ class DiscriminatorRejection(Sampler):
         self.max_logit = self._burn_in(model)
         self.acceptance_rate, self.candidates = None, 0
 
+    def state_dict(self) -> dict[str, Tensor]:
+        """D~_M, the Platt pair when calibrated, the further-trained critic's weights when trained."""
+        if self.max_logit is None:
+            return {}
+        state = {"max_logit": torch.tensor(self.max_logit, dtype=torch.float64)}
+        if self._platt is not None:
+            state["platt"] = torch.tensor(self._platt, dtype=torch.float64)
+        if self.drs_keep_training and self._critic is not None:
+            state |= {f"critic.{k}": v for k, v in self._critic.state_dict().items()}
+        return state
+
+    def load_state_dict(self, state: dict[str, Tensor], model: GANModel) -> None:
+        """What ``prepare`` learned for this model, without redoing it."""
+        self._critic = model.critic
+        weights = {k.removeprefix("critic."): v for k, v in state.items() if k.startswith("critic.")}
+        if weights:
+            self._critic = frozen(copy.deepcopy(model.critic))
+            self._critic.load_state_dict(weights)
+        self._platt = tuple(state["platt"].tolist()) if "platt" in state else None
+        self.max_logit = float(state["max_logit"])
+        self.acceptance_rate, self.candidates = None, 0
+
     @staticmethod
     def _has_logit(model: GANModel) -> bool:
         return model.loss.logit(torch.zeros(1, device=model.device)) is not None
@@ -133,11 +169,13 @@ class DiscriminatorRejection(Sampler):
                 " sampling without prepare(model, data) leaves no data to calibrate one on"
             )
 
-    def _held_out(self, data: Data | None, why: str) -> Tensor:
+    def _held_out(self, model: GANModel, data: Data | None, why: str) -> tuple[Tensor, Tensor | None]:
+        """The last ``drs_holdout`` of the training rows, and their labels for a conditional model."""
         if data is None:
             raise ConfigError(f"sampler drs needs the run's dataset to {why}, but none was given to it")
         n_held = max(1, math.ceil(self.drs_holdout * len(data)))
-        return data.x[len(data) - n_held :]
+        labels = data.labels[len(data) - n_held :] if model.conditional else None
+        return data.x[len(data) - n_held :], labels
 
     @torch.enable_grad()
     def _calibrate(self, model: GANModel, data: Data | None) -> tuple[float, float]:
@@ -147,15 +185,19 @@ class DiscriminatorRejection(Sampler):
         (real, fake) on the score is the closest logit of the form DRS needs; with balanced classes
         its optimum is log p/q whenever that is affine in the score.
         """
-        held = self._held_out(data, "calibrate a logit for a critic that has none")
+        held, held_labels = self._held_out(model, data, "calibrate a logit for a critic that has none")
         n = min(len(held), CALIBRATION_SIZE)
         with torch.no_grad():
-            real = data.decode(held[torch.randperm(len(held), device=held.device)[:n]]).to(model.device)
-            s_real = torch.cat([self._critic(b).reshape(-1) for b in real.split(BURN_IN_BATCH)]).double()
-            fake = [
-                model.generate(model.latent(min(BURN_IN_BATCH, n - i))) for i in range(0, n, BURN_IN_BATCH)
-            ]
-            s_fake = torch.cat([self._critic(b).reshape(-1) for b in fake]).double()
+            rows = torch.randperm(len(held), device=held.device)[:n]
+            real = data.decode(held[rows]).to(model.device)
+            real_labels = None if held_labels is None else held_labels[rows].to(model.device)
+            s_real = self._scores(model, real, real_labels)
+            s_fake = torch.cat(
+                [
+                    self._generated_scores(model, min(BURN_IN_BATCH, n - i))[1]
+                    for i in range(0, n, BURN_IN_BATCH)
+                ]
+            )
         # fit on standardised scores (well conditioned), then fold the standardisation back in
         mu, sd = torch.cat([s_real, s_fake]).mean(), torch.cat([s_real, s_fake]).std().clamp_min(1e-12)
         r, f = (s_real - mu) / sd, (s_fake - mu) / sd
@@ -176,11 +218,14 @@ class DiscriminatorRejection(Sampler):
         return a / sd.item(), b - a * mu.item() / sd.item()
 
     def _keep_training(self, model: GANModel, data: Data | None) -> nn.Module:
-        """A copy of the critic trained on (held-out real, frozen-generator fake) batches with the run's loss.
+        """A copy of the critic trained on (held-out real, frozen-generator fake) batches with the run's
+        critic objective (``model.train_critic``): its loss, and its regularizers (a gradient
+        penalty), gradient clipping and critic constraint (weight clipping, spectral normalization),
+        so the critic stays the kind of critic the run trained.
 
         The copy leaves the run's own critic untouched (the per-epoch evaluation samples mid-training).
         """
-        held = self._held_out(data, "keep training the critic")
+        held, held_labels = self._held_out(model, data, "keep training the critic")
         n_held = len(held)
         critic = copy.deepcopy(model.critic)
         critic.train()
@@ -190,23 +235,28 @@ class DiscriminatorRejection(Sampler):
         for _ in range(self.drs_keep_training):
             idx = torch.randint(n_held, (self.drs_batch_size,), device=held.device)
             real = data.decode(held[idx]).to(model.device)
-            with torch.no_grad():
-                fake = model.generate(model.latent(self.drs_batch_size))
-            # the run's own loss: for vanilla this is BCE on logits; for any loss with a logit, the critic
-            # stays at the optimum that loss.logit reads as log p/q
-            loss = model.loss.critic_loss(critic(real).reshape(-1), critic(fake).reshape(-1))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        critic.eval()
-        for p in critic.parameters():
-            p.requires_grad_(False)
-        return critic
+            labels = None if held_labels is None else held_labels[idx].to(model.device)
+            # for a loss with a logit, the critic stays at the optimum that loss.logit reads as log p/q
+            model.train_critic(critic, opt, real, labels)
+        return frozen(critic)
+
+    def _scores(self, model: GANModel, x: Tensor, labels: Tensor | None) -> Tensor:
+        """The (possibly further-trained) critic's raw scores, in batches, as float64."""
+        critic = self._critic if self._critic is not None else model.critic
+        chunks = x.split(BURN_IN_BATCH)
+        classes = [None] * len(chunks) if labels is None else labels.split(BURN_IN_BATCH)
+        return torch.cat(
+            [model.score_clean(b, y, critic) for b, y in zip(chunks, classes, strict=True)]
+        ).double()
+
+    def _generated_scores(self, model: GANModel, m: int) -> tuple[Tensor, Tensor]:
+        """``m`` samples of the model (for uniformly drawn classes when conditional) and their scores."""
+        labels = model.labels(m)
+        x = model.generate(model.latent(m), labels)
+        return x, self._scores(model, x, labels)
 
     @torch.no_grad()
-    def _logits(self, model: GANModel, x: Tensor) -> Tensor:
-        critic = self._critic if self._critic is not None else model.critic
-        score = critic(x).reshape(-1).double()
+    def _logits(self, model: GANModel, score: Tensor) -> Tensor:
         if self._platt is not None:
             a, b = self._platt
             return a * score + b
@@ -217,7 +267,7 @@ class DiscriminatorRejection(Sampler):
         best = -math.inf
         for start in range(0, self.drs_burn_in, BURN_IN_BATCH):
             m = min(BURN_IN_BATCH, self.drs_burn_in - start)
-            best = max(best, self._logits(model, model.generate(model.latent(m))).max().item())
+            best = max(best, self._logits(model, self._generated_scores(model, m)[1]).max().item())
         return best
 
     # -- sampling ------------------------------------------------------------------------------------
@@ -238,8 +288,8 @@ class DiscriminatorRejection(Sampler):
                     f" --drs-min-acceptance {self.drs_min_acceptance:g}); the critic rejects almost"
                     " everything: try --drs-gamma p50, --drs-keep-training, or another sampler"
                 )
-            x = model.generate(model.latent(batch_size))
-            logits = self._logits(model, x)
+            x, score = self._generated_scores(model, batch_size)
+            logits = self._logits(model, score)
             # the paper's update: a larger logit than any seen so far becomes the new D~_M
             self.max_logit = max(self.max_logit, logits.max().item())
             scores = acceptance_scores(logits, self.max_logit, self.drs_eps)

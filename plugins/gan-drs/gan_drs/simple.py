@@ -31,9 +31,10 @@ class Threshold(Sampler):
             # enough candidates that their top `keep` fraction is what is still wanted (one batch at most)
             candidates = min(batch_size, max(1, math.ceil(want / keep)))
             k = min(want, max(1, math.floor(candidates * keep)))
-            x = model.generate(model.latent(candidates))
+            labels = model.labels(candidates)  # a conditional model: uniform classes, None otherwise
+            x = model.generate(model.latent(candidates), labels)
             # any loss: a higher raw critic output means "more real" (Loss.threshold separates the two)
-            best = model.score_clean(x).topk(k).indices
+            best = model.score_clean(x, labels).topk(k).indices
             parts.append(x[best])
             have += k
         return torch.cat(parts)
