@@ -39,6 +39,29 @@ def reduce_losses(adversarial: Tensor, weights: list[Tensor | None]) -> tuple[Te
     return adversarial.detach().mean(), (w * adversarial).sum() / w.sum()
 
 
+def objective(
+    pipe: Pipeline, ctx: CriticStepContext | GeneratorStepContext, adversarial: Tensor, side: str
+) -> tuple[Tensor, Tensor | None, dict[str, Tensor], Tensor]:
+    """The loss one side's optimizer step differentiates, the same way for the critic and the generator.
+
+    ``side`` is "critic" or "generator": which weighting and regularizer methods are asked. Returns
+    (the plain mean adversarial loss, its weighted mean or None, the regularizers' terms, the total).
+    """
+    if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
+        ctx.losses = adversarial
+    weights = [getattr(w, f"{side}_weights")(ctx) for _, w in pipe.weightings]
+    adversarial, weighted = reduce_losses(adversarial, weights)
+    optimised = adversarial if weighted is None else weighted
+    method, suffix = f"{side}_term", "" if side == "critic" else "/g"
+    terms = {
+        f"reg/{name}{suffix}": term
+        for name, reg in pipe.regs
+        if (term := contracts.reg_term(getattr(reg, method)(ctx), reg, method)) is not None
+    }
+    total = optimised + sum(terms.values()) if terms else optimised
+    return adversarial, weighted, terms, total
+
+
 def critic_step(
     pipe: Pipeline,
     opt: torch.optim.Optimizer,
@@ -65,17 +88,7 @@ def critic_step(
         ctx = CriticStepContext(
             model, real, z, fake, real_out, fake_out, step, epoch, real_labels=labels, fake_labels=fake_labels
         )
-        if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
-            ctx.losses = adversarial
-        weights = [w.critic_weights(ctx) for _, w in pipe.weightings]
-        adversarial, weighted = reduce_losses(adversarial, weights)
-        objective = adversarial if weighted is None else weighted
-        terms = {
-            f"reg/{name}": t
-            for name, reg in pipe.regs
-            if (t := contracts.reg_term(reg.critic_term(ctx), reg, "critic_term")) is not None
-        }
-        total = objective + sum(terms.values()) if terms else objective
+        adversarial, weighted, terms, total = objective(pipe, ctx, adversarial, "critic")
     opt.zero_grad(set_to_none=True)
     total.backward()
     norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
@@ -129,17 +142,7 @@ def generator_step(
             ctx = GeneratorStepContext(
                 model, real, z, fake, fake_out, step, epoch, real_labels=labels, fake_labels=fake_labels
             )
-            if adversarial.ndim:  # per-sample losses, computed once: weightings read them from ctx
-                ctx.losses = adversarial
-            weights = [w.generator_weights(ctx) for _, w in pipe.weightings]
-            adversarial, weighted = reduce_losses(adversarial, weights)
-            objective = adversarial if weighted is None else weighted
-            terms = {
-                f"reg/{n}/g": t
-                for n, reg in pipe.regs
-                if (t := contracts.reg_term(reg.generator_term(ctx), reg, "generator_term")) is not None
-            }
-            total = objective + sum(terms.values()) if terms else objective
+            adversarial, weighted, terms, total = objective(pipe, ctx, adversarial, "generator")
         opt.zero_grad(set_to_none=True)
         total.backward()
     finally:
