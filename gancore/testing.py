@@ -107,6 +107,16 @@ def plugins_line(output: str, distribution: str) -> str:
     return next(line for line in output.splitlines() if line.startswith(distribution))
 
 
+def pip_install_into(package: Path, site: Path) -> Path:
+    """``pip install --target site package``, offline and without dependencies; returns ``site``."""
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
+         "--target", str(site), str(package)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return site
+
+
 def installs_alone(
     package: Path, distribution: str, module: str, others: Sequence[str], tmp_path: Path
 ) -> str:
@@ -119,12 +129,7 @@ def installs_alone(
     source = tmp_path / "src"  # build a copy: pip leaves build/ and *.egg-info beside the sources
     ignore = shutil.ignore_patterns("build", "*.egg-info", "__pycache__", "tests")
     shutil.copytree(package, source, ignore=ignore)
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(source)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    site = pip_install_into(source, tmp_path / "site")
     code = (
         "import sys\n"
         f"for name in {list(others)!r}: sys.modules[name] = None\n"

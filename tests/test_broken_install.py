@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from gancore.testing import pip_install_into
+
 PYPROJECT = """\
 [build-system]
 requires = ["setuptools>=68"]
@@ -81,13 +83,7 @@ def install(tmp_path: Path, name: str, module: str, source: str) -> Path:
     package.mkdir(parents=True)
     (package / "pyproject.toml").write_text(PYPROJECT.format(name=name, module=module))
     (package / f"{module}.py").write_text(textwrap.dedent(source))
-    site = tmp_path / "site"
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "--no-index",
-         "--target", str(site), str(package)],
-        check=True, capture_output=True,
-    )  # fmt: skip
-    return site
+    return pip_install_into(package, tmp_path / "site")
 
 
 @pytest.fixture(scope="module")
