@@ -32,15 +32,24 @@ class LazySchedule:
     _iteration: Tensor | None = attrs.field(default=None, init=False)
     _pending: Tensor | None = attrs.field(default=None, init=False)
 
-    def gate(self, every: int, step: int, device: torch.device) -> Tensor:
-        """``every`` on one iteration in ``every``, else 0 (float, shape ()); no host read."""
+    def tick(self, step: int, device: torch.device) -> Tensor:
+        """Called in every critic step: the iteration's index, a device tensor advanced in place.
+
+        The state is created by the first call of the process, at the run's current step. It is kept
+        up to date even while the penalty is not lazy, so that an ``r1_every`` raised by ``--schedule``
+        in a later epoch finds it (under ``--cuda-graphs`` the first calls run eagerly, before any
+        recording, so the creation is never part of a recorded step).
+        """
         if self._iteration is None:
-            # the first call of this process: the state is created once, at the run's current step
             self._iteration = torch.full((), step, dtype=torch.long, device=device)
             self._pending = torch.zeros((), dtype=torch.long, device=device)
         self._iteration.add_(self._pending)
         self._pending.zero_()
-        return (self._iteration % every == 0).float() * every
+        return self._iteration
+
+    def gate(self, every: int, step: int, device: torch.device) -> Tensor:
+        """``every`` on one iteration in ``every``, else 0 (float, shape ()); no host read."""
+        return (self.tick(step, device) % every == 0).float() * every
 
     def end_iteration(self) -> None:
         """A generator step happened: the next critic step belongs to the next iteration."""

@@ -51,7 +51,8 @@ class R1(Regularizer):
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         term = self.r1_gamma / 2 * squared_gradient_norm(ctx.model.score, ctx.real)
         if self.r1_every == 1:  # an option (fixed within an epoch), not a branch on the step or a value
-            return term  # the plain penalty, op for op
+            self._schedule.tick(ctx.step, ctx.real.device)  # keeps counting: --schedule may raise r1_every
+            return term  # the plain penalty itself
         return term * self._schedule.gate(self.r1_every, ctx.step, ctx.real.device)
 
     def generator_term(self, ctx: GeneratorStepContext) -> None:

@@ -93,3 +93,17 @@ def test_lazy_r1_is_the_plain_penalty_times_the_gate():
         )
     assert terms == pytest.approx([2 * plain, 0.0, 2 * plain, 0.0])
     assert sum(terms) / 4 == pytest.approx(plain)  # the same strength on average
+
+
+def test_r1_every_raised_mid_run_keeps_the_phase():
+    # r1_every is an option a --schedule may change at an epoch boundary: the counter ran all along
+    critic, plain = HalfSquare(), R1().critic_term(ctx_for(HalfSquare())).item()
+    r1 = R1()
+    gctx = GeneratorStepContext(ctx_for(critic).model, REAL, REAL, FAKE, FAKE[:, 0], 0, 0)
+    terms = []
+    for step in range(6):
+        if step == 3:
+            r1.r1_every = 2
+        terms.append(r1.critic_term(ctx_for(critic, step)).item())
+        r1.generator_term(gctx)
+    assert terms == pytest.approx([plain, plain, plain, 0.0, 2 * plain, 0.0])  # step 4: even, weighted 2
