@@ -59,6 +59,14 @@ def fresh_plugin_manager(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+@pytest.fixture
+def builtin_plugins_only(monkeypatch: pytest.MonkeyPatch, fresh_plugin_manager: None) -> None:
+    """No entry-point plugin loads in this test, only the built-in one (``GANCORE_PLUGINS=""``): for tests
+    whose example plugins reuse names that installed packages provide (gan-losses' ``hinge``, gan-ema's
+    ``ema``), which would otherwise clash. Ask for it before ``register_plugin``."""
+    monkeypatch.setenv("GANCORE_PLUGINS", "")
+
+
 def shared_mnist() -> Path | None:
     return testing.find_mnist(REPO.parent / "shared" / "data")
 

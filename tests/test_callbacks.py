@@ -80,7 +80,7 @@ class RecorderPlugin:
 
 
 @pytest.fixture
-def recorder(register_plugin):
+def recorder(builtin_plugins_only, register_plugin):
     register_plugin(RecorderPlugin(), "recorder-plugin")
     register_plugin(ema_topk, "ema-topk")
     Recorder.log.clear()

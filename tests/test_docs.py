@@ -22,7 +22,7 @@ def _code_blocks(language: str) -> list[str]:
     return re.findall(rf"```{language}\n(.*?)```", text, flags=re.S)
 
 
-def test_the_documented_plugin_package_works(tmp_path, register_plugin, monkeypatch):
+def test_the_documented_plugin_package_works(tmp_path, builtin_plugins_only, register_plugin, monkeypatch):
     pyproject = tomllib.loads(_code_blocks("toml")[0])
     assert pyproject["project"]["entry-points"]["gancore"] == {"hinge": "gan_hinge"}
     module = types.ModuleType("gan_hinge")
@@ -59,7 +59,9 @@ def _as_module(name: str, source: str, monkeypatch) -> types.ModuleType:
     return module
 
 
-def test_the_documented_ema_callback_and_top_k_work(tmp_path, register_plugin, monkeypatch):
+def test_the_documented_ema_callback_and_top_k_work(
+    tmp_path, builtin_plugins_only, register_plugin, monkeypatch
+):
     ema, topk = _code_blocks("python")[1:3]
     assert "class EMA(Callback)" in ema and "class TopK(SampleWeighting)" in topk
     register_plugin(_as_module("gan_ema_doc", ema, monkeypatch), "ema-doc")

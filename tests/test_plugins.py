@@ -62,7 +62,7 @@ class FailingHookPlugin:
         raise RuntimeError("cannot list samplers")
 
 
-def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, register_plugin):
+def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, builtin_plugins_only, register_plugin):
     register_plugin(HingePlugin(), "hinge-plugin")
     run = tmp_path / "run"
     result = gan("run", *RING, "--loss", "hinge", "--margin", "0.5", "--out", run)
@@ -75,7 +75,7 @@ def test_a_plugin_registered_at_run_time_adds_a_usable_loss(tmp_path, register_p
     assert "hinge-plugin" in listing and "loss:hinge" in listing
 
 
-def test_recommendations_lose_to_explicit_settings(register_plugin):
+def test_recommendations_lose_to_explicit_settings(builtin_plugins_only, register_plugin):
     register_plugin(HingePlugin(), "hinge-plugin")
     registry = plugins.get_registry()
     resolved = config.resolve(registry, {"loss": "hinge", "n_critic": 3}, {})
@@ -108,7 +108,7 @@ def test_two_plugins_claiming_one_name_are_both_named(tmp_path, register_plugin)
     assert not (tmp_path / "run").exists()
 
 
-def test_an_exception_inside_a_plugin_names_the_plugin(tmp_path, register_plugin):
+def test_an_exception_inside_a_plugin_names_the_plugin(tmp_path, builtin_plugins_only, register_plugin):
     register_plugin(HingePlugin(), "hinge-plugin")
     result = gan("run", *RING, "--loss", "broken", "--out", tmp_path / "run")
     assert result.exit_code == 1

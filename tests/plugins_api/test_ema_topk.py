@@ -36,7 +36,7 @@ FAST = ("--batch-size", "128")  # ring8: 20,000 points, 156 steps an epoch
 
 
 @pytest.fixture
-def plugin(register_plugin):
+def plugin(builtin_plugins_only, register_plugin):
     register_plugin(ema_topk, "ema-topk")
 
 

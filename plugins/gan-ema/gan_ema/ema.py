@@ -1,0 +1,76 @@
+"""EMA of the generator: Yazici, Foo, Winkler, Yap, Piliouras & Chandrasekhar, *The Unusual
+Effectiveness of Averaging in GAN Training* (ICLR 2019).
+
+GAN training often circles an equilibrium instead of settling on it. An exponential moving average of
+the generator's weights, taken outside the game (the live generator trains exactly as without it),
+averages the cycle out: the paper proves the oscillation's amplitude vanishes as β → 1 on bilinear
+games and finds better FID and Inception scores on every dataset it tries. BigGAN, StyleGAN and most
+image GANs since sample an EMA generator.
+
+    average <- β · average + (1 - β) · live          after every generator optimizer step
+
+β = ``ema_decay``. Before ``ema_start`` generator steps the average copies the live weights (β is 0),
+as BigGAN does, so it does not carry the early, poor generators for long. The averaged generator is
+the run's sampled generator: grids, ``--eval-every``, samplers, ``gan sample`` and ``gan eval`` use it
+(``gan sample --live`` draws from the live one); the engine saves its weights in every checkpoint.
+Buffers (BatchNorm statistics) are copied from the live generator, not averaged.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import attrs
+import torch
+from torch import Tensor, nn
+
+from gancore import Callback, GANModel, option
+
+_unit = attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
+
+
+@attrs.define
+class EMA(Callback):
+    """EMA of the generator's weights (Yazici et al. 2019), sampled and evaluated instead of the live one."""
+
+    name = "ema"
+    ema_decay: float = option(
+        0.999,
+        help="β: weight of the old average at each generator step (horizon ~1/(1-β) steps)",
+        validator=_unit,
+    )
+    ema_start: int = option(
+        0,
+        help="generator steps before averaging starts; until then the average copies the live weights",
+        validator=attrs.validators.ge(0),
+    )
+    average: nn.Module | None = attrs.field(default=None, init=False)
+    #: generator optimizer steps seen (saved): decides, on the device, whether averaging has started
+    updates: Tensor | None = attrs.field(default=None, init=False)
+
+    def setup(self, model: GANModel) -> None:
+        # a copy of the (possibly warm-started) generator on its device; a resumed run then loads the
+        # saved average into it (the engine's sampled_generator.*) and `updates` in place
+        self.average = copy.deepcopy(model.generator).requires_grad_(False)
+        self.updates = torch.zeros((), dtype=torch.long, device=model.device)
+
+    def sampled_generator(self) -> nn.Module | None:
+        return self.average
+
+    def weight(self) -> Tensor:
+        """This step's 1 - β as a device tensor: 1 (copy) before ``ema_start`` updates, then 1 - β."""
+        started = self.updates >= self.ema_start
+        return torch.where(started, 1.0 - self.ema_decay, 1.0)
+
+    def after_generator_step(self, model: GANModel) -> None:
+        # inside the step, under no_grad: in place, no host read, no branch on the step or a value
+        w = self.weight()
+        for kept, live in zip(self.average.parameters(), model.generator.parameters(), strict=True):
+            kept.lerp_(live.detach(), w.to(kept.dtype))
+        for kept, live in zip(self.average.buffers(), model.generator.buffers(), strict=True):
+            kept.copy_(live)
+        self.updates.add_(1)
+
+    def state_dict(self) -> dict[str, Tensor]:
+        # the averaged weights are the sampled generator's: the engine saves and restores those
+        return {"updates": self.updates}
