@@ -118,11 +118,15 @@ class Loss(Component):
     threshold: float = 0.0
     #: True when the losses return one value per sample (what ``--weighting`` needs)
     per_sample: ClassVar[bool] = False
+    #: True when the generator's loss also needs the critic's outputs on the real batch (relativistic
+    #: losses): the generator step then scores it too and calls ``generator_loss(fake_out, real_out)``
+    needs_real_out: ClassVar[bool] = False
 
     def critic_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def generator_loss(self, fake_out: Tensor) -> Tensor:
+    def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
+        """The generator's loss; ``real_out`` (detached) is given only when ``needs_real_out``."""
         raise NotImplementedError
 
     def diagnostics(self, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:

@@ -60,6 +60,10 @@ def gancore_losses() -> list[type]:
     ``per_sample = True``): the engine reduces them to their mean, or to the weighted mean that the
     selected weightings (``gancore_sample_weightings``) ask for. The logged ``d_loss``/``g_loss``
     are always the plain mean.
+
+    A loss whose generator side compares the fakes with the real batch (the relativistic losses) sets
+    ``needs_real_out = True``: the generator step then scores the real batch with the frozen critic
+    too and calls ``generator_loss(fake_out, real_out)``, ``real_out`` detached. Others pay nothing.
     """
 
 

@@ -206,8 +206,9 @@ class GeneratorStepContext:
     """One generator step: ``fake`` carries the generator's graph; ``real`` is the last real batch.
 
     ``losses``: the per-sample generator losses, shape (n,), when the loss returns them, else None.
-    For a conditional model, ``real_labels`` are the last real batch's classes and ``fake_labels``
-    the classes the fakes were generated for; both None otherwise.
+    ``real_out``: the frozen critic's outputs on ``real`` (detached), when the loss asks for them
+    (``Loss.needs_real_out``), else None. For a conditional model, ``real_labels`` are the last real
+    batch's classes and ``fake_labels`` the classes the fakes were generated for; both None otherwise.
     """
 
     model: GANModel
@@ -220,6 +221,7 @@ class GeneratorStepContext:
     losses: Tensor | None = None
     real_labels: Tensor | None = None
     fake_labels: Tensor | None = None
+    real_out: Tensor | None = None
 
 
 @attrs.define(eq=False)

@@ -33,7 +33,7 @@ PACKAGES: dict[str, list[str]] = {
     ],
     "gan-ema": ["callback:ema"],
     "gan-lsgan": ["loss:lsgan", "loss:cn-lsgan", "regularizer:cn-gp", "regularizer:cn-l2"],
-    "gan-losses": ["loss:hinge", "loss:ragan", "loss:ralsgan", "regularizer:relativistic"],
+    "gan-losses": ["loss:hinge", "loss:ragan", "loss:ralsgan"],
     "gan-modeseek": ["regularizer:modeseek", "prior:gmm"],
     "gan-penalties": ["regularizer:r1", "regularizer:r2"],
     "gan-wgan": [

@@ -136,12 +136,17 @@ def generator_step(
         with pipe.autocast():
             fake = pipe.generate(z, fake_labels).float()
             fake_out = pipe.score(fake, fake_labels).float()
-            adversarial = contracts.loss_value(
-                loss.generator_loss(fake_out), loss, "generator_loss", len(real)
-            )
+            real_out = None
+            if loss.needs_real_out:  # a relativistic loss compares the fakes with the real batch
+                real_out = pipe.score(real, labels).float().detach()
+                given = loss.generator_loss(fake_out, real_out)
+            else:
+                given = loss.generator_loss(fake_out)
+            adversarial = contracts.loss_value(given, loss, "generator_loss", len(real))
             ctx = GeneratorStepContext(
-                model, real, z, fake, fake_out, step, epoch, real_labels=labels, fake_labels=fake_labels
-            )
+                model, real, z, fake, fake_out, step, epoch,
+                real_labels=labels, fake_labels=fake_labels, real_out=real_out,
+            )  # fmt: skip
             adversarial, weighted, terms, total = objective(pipe, ctx, adversarial, "generator")
         opt.zero_grad(set_to_none=True)
         total.backward()

@@ -3,15 +3,10 @@
 from __future__ import annotations
 
 from gan_losses.hinge import Hinge
-from gan_losses.relativistic import RaGAN, RaLSGAN, RelativisticGenerator
+from gan_losses.relativistic import RaGAN, RaLSGAN
 from gancore import hookimpl
 
 
 @hookimpl
 def gancore_losses() -> list[type]:
     return [Hinge, RaGAN, RaLSGAN]
-
-
-@hookimpl
-def gancore_regularizers() -> list[type]:
-    return [RelativisticGenerator]

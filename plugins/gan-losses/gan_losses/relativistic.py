@@ -11,22 +11,19 @@ Because real data enters the generator's loss too, the generator also learns to 
 *less* real, which the paper argues the standard GAN's generator ignores (half the divergence), and
 which trained more stably in its experiments.
 
-The generator's loss needs the critic's outputs on real data, but gancore's generator step gives a
-loss only ``fake_out``. So the generator's side lives in the regularizer ``relativistic``, whose
-``generator_term`` scores the step's real batch with the (frozen) critic and calls the loss's
-``relativistic_generator_loss``; both losses recommend it, so ``--loss ragan`` selects it. Their own
-``generator_loss`` is zero (the logged ``g_loss`` is 0; the generator's loss is ``reg/relativistic/g``).
+The generator's loss needs the critic's outputs on real data too: the losses say so
+(``needs_real_out``), and gancore's generator step scores the real batch with the frozen critic and
+passes them, detached, to ``generator_loss(fake_out, real_out)``. The generator's gradient flows
+through ``fake_out`` (and through mean v_fake in d_real).
 """
 
 from __future__ import annotations
-
-from typing import Any, ClassVar
 
 import attrs
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore import ConfigError, GANModel, GeneratorStepContext, Loss, Regularizer
+from gancore import Loss
 
 
 def relative(real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
@@ -36,17 +33,9 @@ def relative(real_out: Tensor, fake_out: Tensor) -> tuple[Tensor, Tensor]:
 
 @attrs.define
 class RelativisticAverage(Loss):
-    """Common to RaGAN and RaLSGAN: the generator's loss comes through the ``relativistic`` regularizer."""
+    """Common to RaGAN and RaLSGAN: the generator's loss compares the fakes with the real batch."""
 
-    #: the regularizer that computes the generator's loss (selected for you: a recommendation)
-    recommends: ClassVar[dict[str, Any]] = {"regs": ["relativistic"]}
-
-    def generator_loss(self, fake_out: Tensor) -> Tensor:
-        # zero: the generator's loss needs the real batch's outputs, which only a regularizer sees
-        return fake_out.new_zeros(())
-
-    def relativistic_generator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
-        raise NotImplementedError
+    needs_real_out = True
 
     def diagnostics(self, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         # what the relativistic critic separates: the mean real output above the mean generated one
@@ -64,7 +53,7 @@ class RaGAN(RelativisticAverage):
         d_real, d_fake = relative(real_out, fake_out)
         return F.softplus(-d_real).mean() + F.softplus(d_fake).mean()
 
-    def relativistic_generator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+    def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         d_real, d_fake = relative(real_out, fake_out)
         return F.softplus(-d_fake).mean() + F.softplus(d_real).mean()
 
@@ -79,26 +68,6 @@ class RaLSGAN(RelativisticAverage):
         d_real, d_fake = relative(real_out, fake_out)
         return (d_real - 1).square().mean() + (d_fake + 1).square().mean()
 
-    def relativistic_generator_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+    def generator_loss(self, fake_out: Tensor, real_out: Tensor | None = None) -> Tensor:
         d_real, d_fake = relative(real_out, fake_out)
         return (d_fake - 1).square().mean() + (d_real + 1).square().mean()
-
-
-@attrs.define
-class RelativisticGenerator(Regularizer):
-    """The generator's loss of a relativistic average loss (ragan, ralsgan), which needs the real batch."""
-
-    name = "relativistic"
-
-    def check(self, model: GANModel) -> None:
-        if not callable(getattr(model.loss, "relativistic_generator_loss", None)):
-            raise ConfigError(
-                f"regularizer 'relativistic' is the generator loss of a relativistic average loss"
-                f" (ragan, ralsgan); loss {model.loss.name!r} is not one"
-            )
-
-    def generator_term(self, ctx: GeneratorStepContext) -> Tensor:
-        # one extra critic forward on the real batch; the critic is frozen in this step, so the
-        # generator's gradient flows only through fake_out (and through mean v_fake in d_real)
-        real_out = ctx.model.score(ctx.real).float().detach()
-        return ctx.model.loss.relativistic_generator_loss(real_out, ctx.fake_out)

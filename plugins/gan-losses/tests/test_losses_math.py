@@ -7,11 +7,10 @@ import math
 import pytest
 import torch
 from gan_losses.hinge import Hinge
-from gan_losses.relativistic import RaGAN, RaLSGAN, RelativisticGenerator
+from gan_losses.relativistic import RaGAN, RaLSGAN
 from torch import nn
 
-from gancore import ConfigError
-from gancore.records import DataSpec, GANModel, GeneratorStepContext
+from gancore.records import DataSpec, GANModel
 
 REAL = [1.5, -0.5, 0.25]  # mean 5/12
 FAKE = [-1.0, 0.5, -2.0]  # mean -5/6
@@ -53,7 +52,7 @@ def test_ragan_by_hand():
     critic = mean(softplus(-d) for d in D_REAL) + mean(softplus(d) for d in D_FAKE)
     generator = mean(softplus(-d) for d in D_FAKE) + mean(softplus(d) for d in D_REAL)
     assert RaGAN().critic_loss(real, fake).item() == pytest.approx(critic, rel=1e-12)
-    assert RaGAN().relativistic_generator_loss(real, fake).item() == pytest.approx(generator, rel=1e-12)
+    assert RaGAN().generator_loss(fake, real).item() == pytest.approx(generator, rel=1e-12)
     assert critic == pytest.approx(0.6542225098, rel=1e-9)  # the numbers themselves, once
     # softplus(x) - softplus(-x) = x, so the two differ by mean(d_real) - mean(d_fake) = 2 (5/12 + 5/6)
     assert generator - critic == pytest.approx(2.5, rel=1e-12)
@@ -64,20 +63,21 @@ def test_ralsgan_by_hand():
     critic = mean((d - 1) ** 2 for d in D_REAL) + mean((d + 1) ** 2 for d in D_FAKE)
     generator = mean((d - 1) ** 2 for d in D_FAKE) + mean((d + 1) ** 2 for d in D_REAL)
     assert RaLSGAN().critic_loss(real, fake).item() == pytest.approx(critic, rel=1e-12)
-    assert RaLSGAN().relativistic_generator_loss(real, fake).item() == pytest.approx(generator, rel=1e-12)
+    assert RaLSGAN().generator_loss(fake, real).item() == pytest.approx(generator, rel=1e-12)
     # d_real = 7/3, 1/3, 13/12; d_fake = -17/12, 1/12, -29/12
     assert critic == pytest.approx((16 / 9 + 4 / 9 + 1 / 144) / 3 + (25 + 169 + 289) / 144 / 3)  # 67/36
     assert critic == pytest.approx(67 / 36) and generator == pytest.approx(427 / 36)
 
 
 @pytest.mark.parametrize("cls", [RaGAN, RaLSGAN])
-def test_relativistic_losses_are_shift_invariant_and_their_own_generator_loss_is_zero(cls):
+def test_relativistic_losses_are_shift_invariant_and_ask_for_the_real_outputs(cls):
     real, fake = torch.tensor(REAL), torch.tensor(FAKE)
     # only differences of outputs enter: adding a constant to the critic changes nothing
     assert cls().critic_loss(real + 7, fake + 7).item() == pytest.approx(cls().critic_loss(real, fake).item())
-    assert cls().generator_loss(fake).item() == 0.0
+    shifted = cls().generator_loss(fake + 7, real + 7).item()
+    assert shifted == pytest.approx(cls().generator_loss(fake, real).item())
     assert cls().diagnostics(real, fake)["real_minus_fake"].item() == pytest.approx(5 / 12 + 5 / 6)
-    assert cls.recommends == {"regs": ["relativistic"]}
+    assert cls.needs_real_out
 
 
 def test_ragan_is_exact_for_large_outputs():
@@ -93,20 +93,12 @@ def linear_model(loss) -> GANModel:
     return GANModel(nn.Identity(), critic, None, loss, 1, DataSpec((1,), "points"), torch.device("cpu"))
 
 
-def test_the_relativistic_regularizer_scores_the_real_batch_and_trains_the_generator():
+def test_the_generator_loss_pushes_every_fake_toward_higher_scores():
     model = linear_model(RaGAN())
     real = torch.tensor([[0.75], [-0.25], [0.125]])  # D(real) = REAL
     fake = torch.tensor([[-0.5], [0.25], [-1.0]], requires_grad=True)  # D(fake) = FAKE
-    fake_out = model.score(fake)
-    ctx = GeneratorStepContext(model, real, torch.zeros(3, 1), fake, fake_out, 0, 0)
-    term = RelativisticGenerator().generator_term(ctx)
+    loss = RaGAN().generator_loss(model.score(fake), model.score(real).detach())
     expected = mean(softplus(-d) for d in D_FAKE) + mean(softplus(d) for d in D_REAL)
-    assert term.item() == pytest.approx(expected, rel=1e-6)
-    term.backward()
-    assert fake.grad is not None and (fake.grad < 0).all()  # every fake is pushed toward higher scores
-
-
-def test_the_relativistic_regularizer_refuses_another_loss():
-    RelativisticGenerator().check(linear_model(RaLSGAN()))
-    with pytest.raises(ConfigError, match="loss 'hinge' is not one"):
-        RelativisticGenerator().check(linear_model(Hinge()))
+    assert loss.item() == pytest.approx(expected, rel=1e-6)
+    loss.backward()
+    assert fake.grad is not None and (fake.grad < 0).all()
