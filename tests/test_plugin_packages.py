@@ -20,7 +20,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
 #: distribution -> the names (kind:name) its `gan plugins` line must show
 PACKAGES: dict[str, list[str]] = {
-    "gan-drs": ["sampler:drs", "sampler:threshold", "sampler:interp"],
+    "gan-drs": ["sampler:drs", "sampler:mh", "sampler:threshold", "sampler:interp"],
     "gan-fgan": [f"loss:fgan-{d}" for d in ("gan", "js", "kl", "rkl", "pearson", "hellinger", "tv")],
     "gan-icr": [
         "regularizer:bcr",
@@ -36,6 +36,7 @@ PACKAGES: dict[str, list[str]] = {
     "gan-losses": ["loss:hinge", "loss:ragan", "loss:ralsgan"],
     "gan-modeseek": ["regularizer:modeseek", "prior:gmm"],
     "gan-penalties": ["regularizer:r1", "regularizer:r2"],
+    "gan-topk": ["weighting:topk"],
     "gan-wgan": [
         "loss:wgan",
         "loss:wgan-gp",

@@ -23,7 +23,7 @@ def test_ring8_run_writes_every_artifact(tmp_path):
     config = tomllib.loads((run / "config.toml").read_text())
     assert config["dataset"] == "ring8" and config["steps"] == 200
     assert (config["generator"], config["critic"]) == ("toy", "toy")  # recommended by ring8
-    assert config["options"] == {"saturating": False, "toy_width": 128}
+    assert config["options"] == {"loss_per_sample": False, "saturating": False, "toy_width": 128}
     assert "builtin" in config["plugins"]
 
     rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]

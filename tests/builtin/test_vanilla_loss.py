@@ -50,3 +50,19 @@ def test_gradients_match_closed_form():
     Vanilla().generator_loss(fake).backward()
     expected = [-(1 - sigmoid(f)) / len(FAKE) for f in FAKE]
     assert fake.grad.tolist() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("saturating", [False, True])
+def test_per_sample_values_average_to_the_loss(saturating):
+    # --loss-per-sample (what gan-topk's weighting recommends): one value per sample, the same mean
+    real, fake = torch.tensor(REAL), torch.tensor(FAKE)
+    per_sample = Vanilla(saturating=saturating, loss_per_sample=True)
+    assert per_sample.per_sample and not Vanilla().per_sample
+    critic = per_sample.critic_loss(real, fake)
+    expected = [-math.log(sigmoid(r)) - math.log(1 - sigmoid(f)) for r, f in zip(REAL, FAKE, strict=True)]
+    assert critic.tolist() == pytest.approx(expected, rel=1e-6)
+    assert critic.mean().item() == pytest.approx(Vanilla().critic_loss(real, fake).item(), rel=1e-6)
+    generator = per_sample.generator_loss(fake)
+    assert generator.shape == (3,)
+    plain = Vanilla(saturating=saturating).generator_loss(fake).item()
+    assert generator.mean().item() == pytest.approx(plain, rel=1e-6)

@@ -16,10 +16,17 @@ import attrs
 import torch
 from torch import Tensor, nn
 
+from gan_drs.critic import (
+    BATCH,
+    calibration_scores,
+    fit_platt,
+    frozen,
+    generated_scores,
+    keep_training,
+)
 from gancore import ConfigError, Data, GANModel, Sampler, option
 
-BURN_IN_BATCH = 1000
-CALIBRATION_SIZE = 10_000  # held-out real and as many generated samples fit the Platt logit
+BURN_IN_BATCH = BATCH
 
 
 def parse_gamma(text: str) -> tuple[str, float]:
@@ -52,14 +59,6 @@ def acceptance_scores(logit: Tensor, max_logit: float, eps: float) -> Tensor:
     """
     d = logit.double() - max_logit
     return d - torch.log(-torch.expm1(d - eps))
-
-
-def frozen(critic: nn.Module) -> nn.Module:
-    """A critic only read from now on: eval mode, no gradients."""
-    critic.eval()
-    for p in critic.parameters():
-        p.requires_grad_(False)
-    return critic
 
 
 def gamma_of(scores: Tensor, mode: str, value: float) -> Tensor:
@@ -169,91 +168,26 @@ class DiscriminatorRejection(Sampler):
                 " sampling without prepare(model, data) leaves no data to calibrate one on"
             )
 
-    def _held_out(self, model: GANModel, data: Data | None, why: str) -> tuple[Tensor, Tensor | None]:
-        """The last ``drs_holdout`` of the training rows, and their labels for a conditional model."""
-        if data is None:
-            raise ConfigError(f"sampler drs needs the run's dataset to {why}, but none was given to it")
-        n_held = max(1, math.ceil(self.drs_holdout * len(data)))
-        labels = data.labels[len(data) - n_held :] if model.conditional else None
-        return data.x[len(data) - n_held :], labels
-
-    @torch.enable_grad()
     def _calibrate(self, model: GANModel, data: Data | None) -> tuple[float, float]:
-        """Platt scaling: the logit a * D(x) + b that best separates held-out real from generated data.
+        """Platt scaling (``critic.fit_platt``) of the critic's raw score on held-out real vs generated data.
 
         For a critic whose output is a score but no logit (WGAN's, say), the logistic fit of
-        (real, fake) on the score is the closest logit of the form DRS needs; with balanced classes
-        its optimum is log p/q whenever that is affine in the score.
+        (real, fake) on the score is the closest logit of the form DRS needs.
         """
-        held, held_labels = self._held_out(model, data, "calibrate a logit for a critic that has none")
-        n = min(len(held), CALIBRATION_SIZE)
-        with torch.no_grad():
-            rows = torch.randperm(len(held), device=held.device)[:n]
-            real = data.decode(held[rows]).to(model.device)
-            real_labels = None if held_labels is None else held_labels[rows].to(model.device)
-            s_real = self._scores(model, real, real_labels)
-            s_fake = torch.cat(
-                [
-                    self._generated_scores(model, min(BURN_IN_BATCH, n - i))[1]
-                    for i in range(0, n, BURN_IN_BATCH)
-                ]
-            )
-        # fit on standardised scores (well conditioned), then fold the standardisation back in
-        mu, sd = torch.cat([s_real, s_fake]).mean(), torch.cat([s_real, s_fake]).std().clamp_min(1e-12)
-        r, f = (s_real - mu) / sd, (s_fake - mu) / sd
-        ab = torch.tensor([1.0, 0.0], dtype=torch.float64, device=r.device, requires_grad=True)
-        opt = torch.optim.LBFGS([ab], max_iter=200, line_search_fn="strong_wolfe")
-
-        def bce() -> Tensor:
-            opt.zero_grad()
-            loss = (
-                nn.functional.softplus(-(ab[0] * r + ab[1])).mean()
-                + nn.functional.softplus(ab[0] * f + ab[1]).mean()
-            )
-            loss.backward()
-            return loss
-
-        opt.step(bce)
-        a, b = ab.detach().tolist()
-        return a / sd.item(), b - a * mu.item() / sd.item()
+        why = "calibrate a logit for a critic that has none"
+        s_real, s_fake, _ = calibration_scores(model, self._critic, data, self.drs_holdout, "drs", why)
+        return fit_platt(s_real, s_fake)
 
     def _keep_training(self, model: GANModel, data: Data | None) -> nn.Module:
-        """A copy of the critic trained on (held-out real, frozen-generator fake) batches with the run's
-        critic objective (``model.train_critic``): its loss, and its regularizers (a gradient
-        penalty), gradient clipping and critic constraint (weight clipping, spectral normalization),
-        so the critic stays the kind of critic the run trained.
-
-        The copy leaves the run's own critic untouched (the per-epoch evaluation samples mid-training).
-        """
-        held, held_labels = self._held_out(model, data, "keep training the critic")
-        n_held = len(held)
-        critic = copy.deepcopy(model.critic)
-        critic.train()
-        for p in critic.parameters():
-            p.requires_grad_(True)
-        opt = torch.optim.Adam(critic.parameters(), lr=self.drs_lr, betas=(0.5, 0.999))
-        for _ in range(self.drs_keep_training):
-            idx = torch.randint(n_held, (self.drs_batch_size,), device=held.device)
-            real = data.decode(held[idx]).to(model.device)
-            labels = None if held_labels is None else held_labels[idx].to(model.device)
-            # for a loss with a logit, the critic stays at the optimum that loss.logit reads as log p/q
-            model.train_critic(critic, opt, real, labels)
-        return frozen(critic)
-
-    def _scores(self, model: GANModel, x: Tensor, labels: Tensor | None) -> Tensor:
-        """The (possibly further-trained) critic's raw scores, in batches, as float64."""
-        critic = self._critic if self._critic is not None else model.critic
-        chunks = x.split(BURN_IN_BATCH)
-        classes = [None] * len(chunks) if labels is None else labels.split(BURN_IN_BATCH)
-        return torch.cat(
-            [model.score_clean(b, y, critic) for b, y in zip(chunks, classes, strict=True)]
-        ).double()
+        """A copy of the critic trained further with the run's objective (``critic.keep_training``)."""
+        return keep_training(
+            model, data, steps=self.drs_keep_training, lr=self.drs_lr, batch_size=self.drs_batch_size,
+            fraction=self.drs_holdout, sampler="drs",
+        )  # fmt: skip
 
     def _generated_scores(self, model: GANModel, m: int) -> tuple[Tensor, Tensor]:
         """``m`` samples of the model (for uniformly drawn classes when conditional) and their scores."""
-        labels = model.labels(m)
-        x = model.generate(model.latent(m), labels)
-        return x, self._scores(model, x, labels)
+        return generated_scores(model, self._critic if self._critic is not None else model.critic, m)
 
     @torch.no_grad()
     def _logits(self, model: GANModel, score: Tensor) -> Tensor:

@@ -1,12 +1,13 @@
-"""The entry point gancore loads (group ``gancore``): the drs, threshold and interp samplers."""
+"""The entry point gancore loads (group ``gancore``): the drs, mh, threshold and interp samplers."""
 
 from __future__ import annotations
 
 from gan_drs.drs import DiscriminatorRejection
+from gan_drs.mh import MetropolisHastings
 from gan_drs.simple import Interpolation, Threshold
 from gancore import hookimpl
 
 
 @hookimpl
 def gancore_samplers() -> list[type]:
-    return [DiscriminatorRejection, Threshold, Interpolation]
+    return [DiscriminatorRejection, MetropolisHastings, Threshold, Interpolation]

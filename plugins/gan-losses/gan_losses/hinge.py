@@ -6,6 +6,9 @@ The critic is a soft-margin SVM on its raw output: real samples are pushed above
 below -1, and samples already beyond the margin give no gradient, so a confident critic stops pulling
 on them instead of growing its outputs without bound. The generator maximises the critic's output
 on its samples.
+
+``--loss-per-sample`` (off by default; gan-topk's ``topk`` weighting recommends it) returns one value
+per sample, whose mean is the loss: sample i's critic loss is ``relu(1 - r_i) + relu(1 + f_i)``.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import attrs
 import torch.nn.functional as F
 from torch import Tensor
 
-from gancore import Loss
+from gancore import Loss, option
 
 
 @attrs.define
@@ -33,12 +36,21 @@ class Hinge(Loss):
         "beta2": 0.9,
         "n_critic": 5,
     }
+    loss_per_sample: bool = option(
+        False, help="return one loss value per sample (what --weighting needs); their mean is the same loss"
+    )
+
+    @property
+    def per_sample(self) -> bool:  # type: ignore[override]  # an option here, a class constant in Loss
+        return self.loss_per_sample
 
     def critic_loss(self, real_out: Tensor, fake_out: Tensor) -> Tensor:
+        if self.loss_per_sample:
+            return F.relu(1.0 - real_out) + F.relu(1.0 + fake_out)
         return F.relu(1.0 - real_out).mean() + F.relu(1.0 + fake_out).mean()
 
     def generator_loss(self, fake_out: Tensor) -> Tensor:
-        return -fake_out.mean()
+        return -fake_out if self.loss_per_sample else -fake_out.mean()
 
     def diagnostics(self, real_out: Tensor, fake_out: Tensor) -> dict[str, Tensor]:
         # the share of samples inside the margin: the only ones the critic still learns from

@@ -29,6 +29,15 @@ def test_hinge_by_hand():
     assert Hinge().diagnostics(real, fake)["in_margin"].item() == pytest.approx(0.5)
 
 
+def test_hinge_per_sample_values_average_to_the_loss():
+    # --loss-per-sample (what gan-topk's weighting recommends): sample i's terms, the same mean
+    real, fake = torch.tensor(REAL), torch.tensor(FAKE)
+    per_sample = Hinge(loss_per_sample=True)
+    assert per_sample.per_sample and not Hinge().per_sample
+    assert per_sample.critic_loss(real, fake).tolist() == pytest.approx([0.0, 3.0, 0.75])
+    assert per_sample.generator_loss(fake).tolist() == pytest.approx([1.0, -0.5, 2.0])
+
+
 def test_hinge_gives_no_gradient_beyond_the_margin():
     real = torch.tensor([2.0, 3.0], requires_grad=True)
     fake = torch.tensor([-1.5, 0.0], requires_grad=True)

@@ -1,0 +1,15 @@
+"""gan-topk registered for a test: its hooks are loaded from the entry point once the package is
+installed, and registered at run time (``register_plugin``) while it is not."""
+
+from __future__ import annotations
+
+import gan_topk.plugin
+import pytest
+
+from gancore.plugins import get_plugin_manager
+
+
+@pytest.fixture
+def topk_plugin(register_plugin) -> None:
+    if not get_plugin_manager().is_registered(gan_topk.plugin):
+        register_plugin(gan_topk.plugin, "gan-topk")
