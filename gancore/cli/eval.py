@@ -40,9 +40,6 @@ def _table(result: dict[str, Any], metrics: tuple, floor: dict[str, Any] | None)
             shown = floor.get(metric.key)
             row.append(metric.fmt.format(shown) if shown is not None else "")
         table.add_row(*row)
-    if result.get("class_accuracies"):
-        shown = " ".join(f"{a:.2f}" for a in result["class_accuracies"])
-        table.add_row("  of class 0, 1, ...", shown, "higher, max 1", *([""] if floor else []))
     return table
 
 
@@ -168,6 +165,9 @@ def eval_command(
         return
     metrics = evaluation.metrics + ((CLASS_ACCURACY,) if "class_accuracy" in result else ())
     stdout.print(_table(result, metrics, None if real else evaluation.floor(result)))
+    if result.get("class_accuracies"):
+        shown = " ".join(f"{a:.2f}" for a in result["class_accuracies"])
+        stdout.print(f"class accuracy of class 0, 1, ...: {shown}", highlight=False)
     for note in evaluation.notes(result):
         err.print(f"[yellow]note[/]: {note}", highlight=False)
     err.print(

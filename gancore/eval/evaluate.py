@@ -26,9 +26,7 @@ from gancore.plugins import Registry, get_registry
 DEFAULT_N = 10_000
 
 #: reported for a conditional model when the evaluation has a classifier, whatever the dataset
-CLASS_ACCURACY = Metric(
-    "class_accuracy", "class accuracy (drawn as k, seen as k)", "{:.4f}", "higher, max 1", "class acc."
-)
+CLASS_ACCURACY = Metric("class_accuracy", "class accuracy", "{:.4f}", "higher, max 1", "class acc.")
 
 
 def default_dataset() -> str:
