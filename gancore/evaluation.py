@@ -97,6 +97,14 @@ class Evaluation:
         any details worth keeping in eval.json; ``n_samples`` when it differs from ``len(samples)``."""
         raise NotImplementedError
 
+    def classify(self, samples: Tensor | np.ndarray) -> Tensor | None:
+        """The class each sample looks like (int64, shape (N,), the dataset's class indices), or None
+        when this evaluation has no classifier (the default). Called after ``prepare``.
+
+        `gan eval` of a conditional run asks it about samples drawn for each class, and reports how
+        often class k looks like k (``class_accuracy``)."""
+        return None
+
     def read(self, array: np.ndarray) -> Tensor:
         """Samples from a file (an .npz's one array) as ``score`` takes them; refuse what cannot be."""
         return torch.as_tensor(array)

@@ -88,6 +88,8 @@ class GANModel:
     critic_conditional: bool = False
     #: the run's critic objective (set by the engine); None for a model made by hand
     critic_objective: CriticObjective | None = attrs.field(default=None, repr=False)
+    #: the one class ``labels(n)`` gives, when set by ``for_class`` (samples of one class); else None
+    fixed_class: int | None = None
 
     @property
     def conditional(self) -> bool:
@@ -104,15 +106,31 @@ class GANModel:
             return self
         return attrs.evolve(self, generator=self.sampled_generator, sampled_generator=None)
 
+    def for_class(self, k: int) -> GANModel:
+        """This model asked for class ``k`` alone: its ``labels(n)`` are all ``k``.
+
+        Samplers draw labels through ``labels(n)`` (or let ``generate`` draw them), so any sampler
+        given this model draws samples of class ``k``, with no change to the sampler. Refused in one
+        line for a generator that takes no labels, or a class the data does not have.
+        """
+        if not self.generator_conditional:
+            raise ConfigError(f"class {k}: the generator is not conditional, it cannot be asked for a class")
+        n = self.spec.num_classes or 0
+        if not 0 <= k < n:
+            raise ConfigError(f"class {k} is out of range: the model's data has {n} classes, 0 to {n - 1}")
+        return attrs.evolve(self, fixed_class=int(k))
+
     def labels(self, n: int, generator: torch.Generator | None = None) -> Tensor | None:
         """``n`` class labels drawn uniformly on the device for a conditional model, else None.
 
         Drawn with torch on the device, so the step stays free of host reads and a CUDA graph
         draws new ones on every replay; an unconditional model draws nothing (its random stream is
-        untouched).
+        untouched). A model made by ``for_class(k)`` gives ``k`` n times and draws nothing.
         """
         if not self.conditional:
             return None
+        if self.fixed_class is not None:
+            return torch.full((n,), self.fixed_class, dtype=torch.int64, device=self.device)
         return torch.randint(self.spec.num_classes, (n,), device=self.device, generator=generator)
 
     def score(self, x: Tensor, labels: Tensor | None = None) -> Tensor:

@@ -20,6 +20,7 @@ PLUGINS = Path(__file__).resolve().parents[1] / "plugins"
 
 #: distribution -> the names (kind:name) its `gan plugins` line must show
 PACKAGES: dict[str, list[str]] = {
+    "gan-conditional": ["generator:cmlp", "critic:projection", "critic:projection-conv"],
     "gan-drs": ["sampler:drs", "sampler:mh", "sampler:threshold", "sampler:interp"],
     "gan-fgan": [f"loss:fgan-{d}" for d in ("gan", "js", "kl", "rkl", "pearson", "hellinger", "tv")],
     "gan-icr": [

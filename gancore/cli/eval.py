@@ -84,7 +84,15 @@ def eval_command(
     from gancore.cli.shared import err
     from gancore.cli.shared import out as stdout
     from gancore.errors import ConfigError
-    from gancore.eval.evaluate import default_dataset, evaluation_for, finish, read_npz, settings
+    from gancore.eval.evaluate import (
+        CLASS_ACCURACY,
+        class_accuracy,
+        default_dataset,
+        evaluation_for,
+        finish,
+        read_npz,
+        settings,
+    )
     from gancore.io.atomic import write_atomic
 
     if n is not None and n <= 0:
@@ -137,13 +145,15 @@ def eval_command(
     if real:
         samples, what = evaluation.real_samples(n or 10_000)
         source = {"samples": what}
-    elif run_dir is not None:
-        samples, sampler_name, drawn = _draw(
+    by_class: tuple = ()
+    if run_dir is not None:
+        samples, sampler_name, drawn, by_class = _draw(
             run_dir, n or 10_000, sampler, checkpoint, seed, device, sampler_options
         )
         source.update(drawn)
     start = time.perf_counter()
     result = evaluation.score(samples)
+    result.update(class_accuracy(evaluation, by_class))  # a conditional run, with a classifier
     result = finish(result, samples, dataset=dataset, sampler=sampler_name, device=setup.device,
                     seconds=prepared + time.perf_counter() - start)  # fmt: skip
     result.update(source)
@@ -153,7 +163,11 @@ def eval_command(
     if as_json:
         stdout.print_json(json.dumps(result))
         return
-    stdout.print(_table(result, evaluation.metrics, None if real else evaluation.floor(result)))
+    metrics = evaluation.metrics + ((CLASS_ACCURACY,) if "class_accuracy" in result else ())
+    stdout.print(_table(result, metrics, None if real else evaluation.floor(result)))
+    if result.get("class_accuracies"):
+        shown = " ".join(f"{a:.2f}" for a in result["class_accuracies"])
+        stdout.print(f"class accuracy of class 0, 1, ...: {shown}", highlight=False)
     for note in evaluation.notes(result):
         err.print(f"[yellow]note[/]: {note}", highlight=False)
     err.print(
@@ -171,13 +185,14 @@ def _draw(
     from gancore.tools.sampling import draw
 
     start = time.perf_counter()
-    samples = draw(run, n, sampler, ckpt, seed, device, options=options)
+    # a conditional generator also draws n samples spread over its classes, for class_accuracy
+    samples = draw(run, n, sampler, ckpt, seed, device, options=options, class_total=n)
     drawn = {"sampling_seconds": round(time.perf_counter() - start, 3), "sampler_stats": samples.stats}
     if options:
         drawn["sampler_options"] = options
     if samples.prepared:
         drawn["sampler_prepared"] = samples.prepared
-    return samples.values, samples.sampler, drawn
+    return samples.values, samples.sampler, drawn, samples.by_class
 
 
 def _feature_net(dataset: str):

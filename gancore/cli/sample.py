@@ -25,23 +25,28 @@ def sample(
     live: Opt[
         bool, typer.Option("--live", help="sample the live generator, not a callback's average (EMA)")
     ] = False,
+    label: Opt[
+        int | None, typer.Option("--class", help="a conditional run: samples of this class alone (0, 1, ...)")
+    ] = None,
 ) -> None:
     """Draw samples from a trained run into an .npz file or a folder of PNGs.
 
     The sampler's options (e.g. --drs-gamma p50) override the run's; what its preparation learns is
     kept in RUN/samplers/ and reused while the sampler, its options and the checkpoint stay the same.
+    A conditional run (its generator takes class labels) draws one class with --class K.
     """
     from gancore.tools.sampling import draw, write_samples
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
     options = ctx.meta.get(GIVEN, {})
-    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live, options)
+    samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live, options, label)
     written = write_samples(samples, out, grid)
     measured = ", ".join(
         f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in samples.stats.items()
     )
     source = "" if samples.generator == "live" else f", generator of callback {samples.generator}"
     prepared = f", prepared state {samples.prepared}" if samples.prepared else ""
+    source += "" if samples.label is None else f", class {samples.label}"
     measured = f": {measured}" if measured else ""
     err.print(f"[green]wrote[/] {written} ({samples.sampler}{measured}{source}{prepared})", highlight=False)

@@ -1,8 +1,10 @@
-"""Mode collapse, measured: which classes the classifier sees in the samples, and how unevenly."""
+"""Mode collapse, measured: which classes the classifier sees in the samples, and how unevenly; and for
+a conditional model, whether the samples drawn for class k look like k."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import torch
 from torch import Tensor
@@ -27,3 +29,10 @@ def class_kl(counts: list[int]) -> float:
     total = sum(counts)
     k = len(counts)
     return sum((c / total) * math.log(c / total * k) for c in counts if c > 0)
+
+
+def class_accuracies(predictions: Sequence[Tensor]) -> list[float]:
+    """For each class k, the share of the samples drawn for k that the classifier puts in class k
+    (``predictions[k]``: its predicted classes for them). Chance is 1/K for a generator that ignores
+    the class it is given."""
+    return [float((p.flatten() == k).float().mean()) for k, p in enumerate(predictions)]

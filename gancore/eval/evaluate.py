@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,14 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError
-from gancore.evaluation import EvalSettings, Evaluation
+from gancore.eval import classes
+from gancore.evaluation import EvalSettings, Evaluation, Metric
 from gancore.plugins import Registry, get_registry
 
 DEFAULT_N = 10_000
+
+#: reported for a conditional model when the evaluation has a classifier, whatever the dataset
+CLASS_ACCURACY = Metric("class_accuracy", "class accuracy", "{:.4f}", "higher, max 1", "class acc.")
 
 
 def default_dataset() -> str:
@@ -128,6 +132,26 @@ def evaluate(
     result = evaluation.score(samples)
     return finish(result, samples, dataset=dataset, sampler=sampler, device=setup.device,
                   seconds=time.perf_counter() - start)  # fmt: skip
+
+
+def class_accuracy(evaluation: Evaluation, by_class: Sequence[Tensor]) -> dict[str, Any]:
+    """How often the samples drawn for class k look like k to the evaluation's classifier.
+
+    ``by_class[k]``: samples a conditional generator drew for class k. Returns ``class_accuracy`` (the
+    mean over classes), ``class_accuracies`` (one per class) and ``class_accuracy_n`` (samples per
+    class), or {} when there are no such samples or the evaluation has no classifier.
+    """
+    if not by_class:
+        return {}
+    predictions = [evaluation.classify(x) for x in by_class]
+    if any(p is None for p in predictions):
+        return {}
+    accuracies = classes.class_accuracies([p for p in predictions if p is not None])
+    return {
+        "class_accuracy": sum(accuracies) / len(accuracies),
+        "class_accuracies": accuracies,
+        "class_accuracy_n": len(by_class[0]),
+    }
 
 
 def run_evaluator(config: Any, device: torch.device) -> Callable[[Tensor], dict[str, Any]]:

@@ -332,6 +332,15 @@ class ImageEvaluation(Evaluation):
         )
         return result
 
+    def classify(self, samples: Tensor | np.ndarray) -> Tensor | None:
+        """The dataset classifier's predicted class per image (on the CPU); None without a classifier
+        (``--features inception`` for a dataset whose network is not available)."""
+        settings, _, _ = self._prepared()
+        if self._classifier is None:
+            return None
+        _, preds = embed(self._classifier, as_unit(samples, self.net.image_shape), settings.batch_size)
+        return None if preds is None else preds.cpu()
+
     def real_samples(self, n: int) -> tuple[Tensor, str]:
         """``n`` training images (a fixed subset, seed 0), to compare with the test split."""
         settings, _, _ = self._prepared()

@@ -135,6 +135,11 @@ class ModeEvaluation(Evaluation):
             "device": "cpu",  # a few thousand distances: not worth a device
         }
 
+    def classify(self, samples: Tensor | np.ndarray) -> Tensor:
+        """The nearest mode of each point: the mixture's component index, which the toys' labels are."""
+        index, _ = nearest_modes(as_points(samples, int(self.means.shape[1])), self.means)
+        return index
+
     def real_samples(self, n: int) -> tuple[Tensor, str]:
         """``n`` points drawn from the mixture itself (equal weights), with this evaluation's seed."""
         from gancore.io.data import gaussian_mixture

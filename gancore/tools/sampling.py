@@ -32,6 +32,10 @@ class Samples:
     generator: str = "live"  # which generator was sampled: "live", or the callback whose average it is
     #: what became of ``prepare``'s work: "" (nothing to keep), "saved", "reused" or "not saved: why"
     prepared: str = ""
+    #: the class every sample was drawn for (``label=``), or None: the model's marginal over classes
+    label: int | None = None
+    #: samples drawn for each class in turn by a conditional generator (``class_total``), else empty
+    by_class: tuple[Tensor, ...] = ()
 
 
 def draw(
@@ -44,6 +48,8 @@ def draw(
     batch_size: int = 1000,
     live: bool = False,
     options: dict[str, Any] | None = None,
+    label: int | None = None,
+    class_total: int = 0,
 ) -> Samples:
     """``n`` samples from the run's last (or the given) checkpoint.
 
@@ -52,6 +58,12 @@ def draw(
     options recorded in the run. What the sampler's ``prepare`` learns is saved in the run folder and
     reused by later calls with the same sampler, options, checkpoint and generator; ``prepare`` runs
     on its own RNG stream, so the samples for one ``seed`` are the same whether it ran or not.
+
+    A conditional run's samples are drawn for class ``label`` alone when one is given (refused in one
+    line for an unconditional run or a class out of range); with ``class_total > 0`` a conditional
+    generator also gives ``class_total // K`` samples (at least one) of each of its K classes
+    (``Samples.by_class``, drawn after the ``n``, which stay the same). The sampler prepares on the
+    model's marginal in every case.
     """
     from gancore.io.rundir import RunDir
     from gancore.train.runs import open_run, read_config
@@ -66,11 +78,20 @@ def draw(
         sampler_options=options,
     )  # fmt: skip
     model = pipe.model.for_sampling()
+    drawn = model if label is None else model.for_class(label)  # refused before any preparation
     generator = pipe.sampled_by or "live"
     prepared = prepare(pipe.sampler, name, model, data, run.sampler_state(name), ckpt or run.last, generator)
     torch.manual_seed(seed)
-    values = pipe.sampler.sample(model, n, batch_size)
-    return Samples(values.detach().cpu(), model.spec, name, pipe.sampler.stats(), generator, prepared)
+    values = pipe.sampler.sample(drawn, n, batch_size).detach().cpu()
+    stats = pipe.sampler.stats()
+    by_class: tuple[Tensor, ...] = ()
+    if class_total > 0 and model.generator_conditional:
+        classes = range(model.spec.num_classes or 0)
+        per_class = max(1, class_total // len(classes))
+        by_class = tuple(
+            pipe.sampler.sample(model.for_class(k), per_class, batch_size).detach().cpu() for k in classes
+        )
+    return Samples(values, model.spec, name, stats, generator, prepared, label, by_class)
 
 
 def check_options(cls: type[Sampler], name: str, options: dict[str, Any]) -> None:

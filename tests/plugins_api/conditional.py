@@ -34,12 +34,14 @@ def _mlp(n_in: int, width: int, n_out: int, act: type[nn.Module]) -> nn.Sequenti
 
 
 class ConditionedGenerator(nn.Module):
-    """G(z, y): the latent code next to a learned embedding of the class."""
+    """G(z, y): the latent code next to a learned embedding of the class (tanh for images)."""
 
-    def __init__(self, latent_dim: int, num_classes: int, out: int, width: int) -> None:
+    def __init__(self, latent_dim: int, num_classes: int, out: int, width: int, image: bool = False) -> None:
         super().__init__()
         self.embed = nn.Embedding(num_classes, 16)
         self.net = _mlp(latent_dim + 16, width, out, nn.ReLU)
+        if image:
+            self.net.append(nn.Tanh())
 
     def forward(self, z: Tensor, labels: Tensor) -> Tensor:
         return self.net(torch.cat([z, self.embed(labels)], 1))
@@ -68,7 +70,9 @@ class CondToyGenerator(Network):
     cond_width: int = option(64, help="hidden width of the conditional toy networks", validator=_positive)
 
     def build(self, spec: DataSpec, latent_dim: int) -> nn.Module:
-        return ConditionedGenerator(latent_dim, spec.num_classes, spec.numel, self.cond_width)
+        return ConditionedGenerator(
+            latent_dim, spec.num_classes, spec.numel, self.cond_width, spec.kind == "image"
+        )
 
 
 @attrs.define
