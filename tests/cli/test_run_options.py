@@ -55,6 +55,7 @@ def _panel_of(output: str, flag: str) -> tuple[str, list[str]]:
     return lines[top].strip("╭─╮ "), lines[top + 1 : bottom]
 
 
+@pytest.mark.usefixtures("builtin_plugins_only")  # the panels name the owners: which ones, is the point
 def test_help_lists_component_flags_under_their_component():
     result = gan("run", "--help")
     assert result.exit_code == 0, result.output
@@ -127,6 +128,7 @@ def test_an_option_clashing_with_runs_own_flag_is_refused(register_plugin):
     assert expected in result.output
 
 
+@pytest.mark.usefixtures("builtin_plugins_only")  # the lines name the owners of --dropout
 @pytest.mark.parametrize(
     ("args", "message"),
     [
