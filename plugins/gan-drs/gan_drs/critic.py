@@ -30,6 +30,23 @@ def frozen(critic: nn.Module) -> nn.Module:
     return critic
 
 
+def critic_state(critic: nn.Module | None, kept: bool) -> dict[str, Tensor]:
+    """A sampler's own critic (when it trained one further) as state tensors under ``critic.``."""
+    if not kept or critic is None:
+        return {}
+    return {f"critic.{k}": v for k, v in critic.state_dict().items()}
+
+
+def restored_critic(state: dict[str, Tensor], model: GANModel) -> nn.Module:
+    """The critic a sampler scores with: its own saved copy when the state holds one, else the run's."""
+    weights = {k.removeprefix("critic."): v for k, v in state.items() if k.startswith("critic.")}
+    if not weights:
+        return model.critic
+    critic = frozen(copy.deepcopy(model.critic))
+    critic.load_state_dict(weights)
+    return critic
+
+
 def held_out(
     model: GANModel, data: Data | None, fraction: float, sampler: str, why: str
 ) -> tuple[Tensor, Tensor | None]:

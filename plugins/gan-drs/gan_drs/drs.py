@@ -8,7 +8,6 @@ sampled over its classes drawn uniformly, each sample scored for the class it wa
 
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any, ClassVar
 
@@ -19,10 +18,11 @@ from torch import Tensor, nn
 from gan_drs.critic import (
     BATCH,
     calibration_scores,
+    critic_state,
     fit_platt,
-    frozen,
     generated_scores,
     keep_training,
+    restored_critic,
 )
 from gancore import ConfigError, Data, GANModel, Sampler, option
 
@@ -142,17 +142,12 @@ class DiscriminatorRejection(Sampler):
         state = {"max_logit": torch.tensor(self.max_logit, dtype=torch.float64)}
         if self._platt is not None:
             state["platt"] = torch.tensor(self._platt, dtype=torch.float64)
-        if self.drs_keep_training and self._critic is not None:
-            state |= {f"critic.{k}": v for k, v in self._critic.state_dict().items()}
+        state |= critic_state(self._critic, bool(self.drs_keep_training))
         return state
 
     def load_state_dict(self, state: dict[str, Tensor], model: GANModel) -> None:
         """What ``prepare`` learned for this model, without redoing it."""
-        self._critic = model.critic
-        weights = {k.removeprefix("critic."): v for k, v in state.items() if k.startswith("critic.")}
-        if weights:
-            self._critic = frozen(copy.deepcopy(model.critic))
-            self._critic.load_state_dict(weights)
+        self._critic = restored_critic(state, model)
         self._platt = tuple(state["platt"].tolist()) if "platt" in state else None
         self.max_logit = float(state["max_logit"])
         self.acceptance_rate, self.candidates = None, 0

@@ -36,7 +36,6 @@ uniformly for a generated start), every proposal generated and scored for it.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from typing import ClassVar
 
@@ -44,7 +43,14 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from gan_drs.critic import calibration_scores, fit_platt, frozen, generated_scores, keep_training
+from gan_drs.critic import (
+    calibration_scores,
+    critic_state,
+    fit_platt,
+    generated_scores,
+    keep_training,
+    restored_critic,
+)
 from gancore import ConfigError, Data, GANModel, Sampler, option
 
 #: a proposal function: () -> (samples, their calibrated logits), one per chain
@@ -173,17 +179,12 @@ class MetropolisHastings(Sampler):
             state["starts"] = self._starts.cpu()
         if self._start_labels is not None:
             state["start_labels"] = self._start_labels.cpu()
-        if self.mh_keep_training and self._critic is not None:
-            state |= {f"critic.{k}": v for k, v in self._critic.state_dict().items()}
+        state |= critic_state(self._critic, bool(self.mh_keep_training))
         return state
 
     def load_state_dict(self, state: dict[str, Tensor], model: GANModel) -> None:
         """What ``prepare`` learned for this model, without redoing it."""
-        self._critic = model.critic
-        weights = {k.removeprefix("critic."): v for k, v in state.items() if k.startswith("critic.")}
-        if weights:
-            self._critic = frozen(copy.deepcopy(model.critic))
-            self._critic.load_state_dict(weights)
+        self._critic = restored_critic(state, model)
         self._platt = tuple(state["platt"].tolist()) if "platt" in state else None
         self._starts = state["starts"].to(model.device) if "starts" in state else None
         self._start_labels = state["start_labels"].to(model.device) if "start_labels" in state else None
