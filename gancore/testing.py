@@ -102,6 +102,24 @@ def train(
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+def modes_covered(run: Path, tmp_path: Path, n: int = 2000) -> int:
+    """Modes of a 2-D toy run (ring8, grid25) that ``n`` samples of `gan sample` cover, by the
+    dataset's own evaluation (the share within 3 std of a mode, as `gan eval` measures it)."""
+    import numpy as np
+    import torch
+
+    from gancore.io.rundir import RunDir
+    from gancore.plugins import get_registry
+    from gancore.train.runs import read_config
+
+    out = tmp_path / f"{run.name}-samples.npz"
+    code, output = gan("sample", run, "-n", n, "--out", out)
+    assert code == 0, output
+    dataset = read_config(RunDir(run)).dataset
+    evaluation = get_registry().get("dataset", dataset).cls().evaluation()
+    return evaluation.score(torch.from_numpy(np.load(out)["points"]))["modes_covered"]
+
+
 def plugins_line(output: str, distribution: str) -> str:
     """The line of `gan plugins` output that lists ``distribution``."""
     return next(line for line in output.splitlines() if line.startswith(distribution))

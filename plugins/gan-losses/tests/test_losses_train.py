@@ -6,12 +6,9 @@ from __future__ import annotations
 import math
 import tomllib
 
-import numpy as np
 import pytest
-import torch
 
-from gancore.plugins import get_registry
-from gancore.testing import gan, train
+from gancore.testing import modes_covered, train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "losses_plugin")
 
@@ -31,14 +28,6 @@ def test_trains_on_ring8(tmp_path, loss):
         assert all(r["g_loss"] > 0 for r in rows)
         assert rows[-1]["g_grad_norm"] > 0  # the generator learns from it
         assert "loss/real_minus_fake" in rows[-1]
-
-
-def modes_covered(run, tmp_path) -> int:
-    out = tmp_path / f"{run.name}.npz"
-    code, output = gan("sample", run, "-n", "2000", "--out", out)
-    assert code == 0, output
-    evaluation = get_registry().get("dataset", "ring8").cls().evaluation()  # the dataset's own protocol
-    return evaluation.score(torch.from_numpy(np.load(out)["points"]))["modes_covered"]
 
 
 def test_ralsgan_covers_the_modes_where_vanilla_collapses(tmp_path):

@@ -6,23 +6,11 @@ from __future__ import annotations
 import math
 
 import pytest
-import torch
 from safetensors.torch import load_file
 
-from gancore.plugins import get_registry
-from gancore.testing import gan, train
+from gancore.testing import gan, modes_covered, train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "penalties_plugin")
-
-
-def modes_covered(run, tmp_path) -> int:
-    out = tmp_path / f"{run.name}.npz"
-    code, output = gan("sample", run, "-n", "2000", "--out", out)
-    assert code == 0, output
-    import numpy as np
-
-    evaluation = get_registry().get("dataset", "ring8").cls().evaluation()  # the dataset's own protocol
-    return evaluation.score(torch.from_numpy(np.load(out)["points"]))["modes_covered"]
 
 
 def test_r1_keeps_a_collapse_prone_run_covering_the_modes(tmp_path):
