@@ -172,6 +172,13 @@ class CriticStep(Component):
 
     kind = "critic_step"
 
+    @property
+    def weight_constraint(self) -> str | None:
+        """A hard constraint this step puts on the critic's weights (say "weight clipping to
+        [-0.01, 0.01]"), or None. Components that cannot work beside one (a penalty on the critic's
+        gradient, which clipping caps) read it as ``model.critic_constraint`` in their ``check``."""
+        return None
+
     def prepare(self, critic: nn.Module) -> nn.Module:
         return critic
 

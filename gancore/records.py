@@ -88,6 +88,8 @@ class GANModel:
     critic_conditional: bool = False
     #: the run's critic objective (set by the engine); None for a model made by hand
     critic_objective: CriticObjective | None = attrs.field(default=None, repr=False)
+    #: the critic step's hard constraint on the critic's weights (``CriticStep.weight_constraint``)
+    critic_constraint: str | None = None
     #: the one class ``labels(n)`` gives, when set by ``for_class`` (samples of one class); else None
     fixed_class: int | None = None
 

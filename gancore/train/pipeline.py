@@ -144,6 +144,7 @@ def build(
         augment=augment,
         generator_conditional=networks["generator"].conditional,
         critic_conditional=networks["critic"].conditional,
+        critic_constraint=critic_step.weight_constraint,
     )
     pipe = Pipeline(
         config=config,

@@ -22,10 +22,27 @@ import attrs
 from torch import Tensor
 
 from gan_penalties.lazy import LazySchedule
-from gancore import CriticStepContext, GeneratorStepContext, Regularizer, input_gradient_norms, option
+from gancore import (
+    ConfigError,
+    CriticStepContext,
+    GANModel,
+    GeneratorStepContext,
+    Regularizer,
+    input_gradient_norms,
+    option,
+)
 
 _non_negative = attrs.validators.ge(0.0)
 _at_least_one = attrs.validators.ge(1)
+
+
+def refuse_weight_constraint(flag: str, model: GANModel) -> None:
+    """A hard constraint on the weights caps the critic's gradient itself: the penalty has no say."""
+    if model.critic_constraint:
+        raise ConfigError(
+            f"--reg {flag} penalises the critic's input gradient, which the critic step's"
+            f" {model.critic_constraint} already caps; drop --clip-value (or use --spectral-norm)"
+        )
 
 
 def squared_gradient_norm(score: Callable[[Tensor], Tensor], x: Tensor) -> Tensor:
@@ -48,6 +65,9 @@ class R1(Regularizer):
     )
     _schedule: LazySchedule = attrs.field(factory=LazySchedule, init=False)
 
+    def check(self, model: GANModel) -> None:
+        refuse_weight_constraint(self.name, model)
+
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         term = self.r1_gamma / 2 * squared_gradient_norm(ctx.model.score, ctx.real)
         if self.r1_every == 1:  # an option (fixed within an epoch), not a branch on the step or a value
@@ -68,6 +88,9 @@ class R2(Regularizer):
     r2_gamma: float = option(
         10.0, help="weight γ of the R2 penalty (γ/2 E||∇D(x_fake)||²)", validator=_non_negative
     )
+
+    def check(self, model: GANModel) -> None:
+        refuse_weight_constraint(self.name, model)
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         return self.r2_gamma / 2 * squared_gradient_norm(ctx.model.score, ctx.fake)

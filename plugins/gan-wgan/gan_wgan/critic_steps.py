@@ -30,6 +30,12 @@ class LipschitzStep(CriticStep):
     )
     spectral_norm: bool = option(False, help="wrap the critic's Linear/Conv layers in spectral normalization")
 
+    @property
+    def weight_constraint(self) -> str | None:
+        if self.clip_value <= 0:
+            return None
+        return f"weight clipping to [-{self.clip_value:g}, {self.clip_value:g}]"
+
     def prepare(self, critic: nn.Module) -> nn.Module:
         return apply_spectral_norm(critic) if self.spectral_norm else critic
 
