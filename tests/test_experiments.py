@@ -27,8 +27,9 @@ def test_config_resolves(path) -> None:
     settings = read_toml(path)
     options = settings.pop("options", {})
     config = resolve(get_registry(), settings, options)
-    assert config.generator == "mlp"  # the reports' fixed generator, in every experiment
-    assert config.loss in path.stem or path.stem in ("gmm", "ours") or config.loss == "vanilla"
+    # the reports' fixed generator in every experiment (cmlp: the same MLP, the label embedded in its input)
+    assert config.generator == ("cmlp" if path.stem == "conditional" else "mlp")
+    assert config.loss in path.stem or path.stem in ("gmm", "ours", "conditional") or config.loss == "vanilla"
 
 
 def test_recipes_resolve_as_the_reports_used_them() -> None:
@@ -46,6 +47,9 @@ def test_recipes_resolve_as_the_reports_used_them() -> None:
     assert config("vanilla-modeseek").schedules == ("ms_weight=+0.01/10ep",)
     assert config("vanilla-diffaugment").augment == ("translation", "cutout")
     assert config("lsgan-drs").sampler == "drs" and config("gmm").prior == "gmm"
+    assert config("hinge-r1-ema").regs == ("r1",) and config("hinge-r1-ema").callbacks == ("ema",)
+    cond = config("conditional")
+    assert (cond.generator, cond.critic, cond.loss) == ("cmlp", "projection", "hinge")
 
 
 def test_kl_warm_starts_from_js_in_a_sweep(tmp_path) -> None:
