@@ -43,6 +43,8 @@ REQUIRED_META = (
     "opt_d.plain_state",
 )
 REQUIRED_TENSORS = ("rng.cpu",)
+#: what a refused checkpoint's message advises (a resume that falls back says what it does instead)
+ADVICE = "; use an earlier one from the same folder, or start a new run"
 
 
 def checksum(tensors: dict[str, Tensor], meta: dict[str, str]) -> str:
@@ -129,23 +131,18 @@ def read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 - not a dict
     except Exception as exc:
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc});"
-            " use an earlier one from the same folder, or start a new run"
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}){ADVICE}"
         ) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gancore checkpoint (no format {FORMAT!r} in it)")
     if CHECKSUM in meta and checksum(tensors, meta) != meta[CHECKSUM]:  # none: an older checkpoint
         raise CheckpointError(
-            f"checkpoint {path} is corrupt (its checksum does not match its contents);"
-            " use an earlier one from the same folder, or start a new run"
+            f"checkpoint {path} is corrupt (its checksum does not match its contents){ADVICE}"
         )
     missing = [k for k in REQUIRED_META if k not in meta] + [k for k in REQUIRED_TENSORS if k not in tensors]
     if missing or not meta["step"].isdigit():
         what = f"lacks {missing[0]!r}" if missing else f"has a bad step {meta['step']!r}"
-        raise CheckpointError(
-            f"checkpoint {path} {what}; it is incomplete: use an earlier one from the same folder,"
-            " or start a new run"
-        )
+        raise CheckpointError(f"checkpoint {path} {what}: it is incomplete{ADVICE}")
     return tensors, meta
 
 

@@ -158,7 +158,7 @@ class Trainer:
         p = self.pipe
         spec = json.dumps(attrs.asdict(p.model.spec))
         extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
-        if stats is not None:
+        if stats is not None and any(stats.counts.values()):  # none pending at a log row: nothing to keep
             sums, counts = stats.state()
             extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}
             meta = {**meta, STATS: json.dumps(counts)}
@@ -346,7 +346,7 @@ class Trainer:
             if saving:
                 self.save(done, also_numbered=numbered, stats=stats)
             self.reporter.advance(done)
-            if stop.requested:
+            if stop.requested and done < total:  # at the last step the run is simply complete
                 raise Interrupted(
                     f"interrupted at step {done}; checkpoint saved to {self.run.last}."
                     f" Continue with: gan run --resume {self.run.path}"

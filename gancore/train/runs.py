@@ -259,7 +259,7 @@ def resume_checkpoint(run: RunDir) -> Path | None:
             refused.append(str(exc))
             continue
         if refused:
-            warn(f"{refused[0]}; resuming from {candidate.name} instead")
+            warn(f"{refused[0].removesuffix(checkpoint.ADVICE)}; resuming from {candidate.name} instead")
         return candidate
     raise CheckpointError(
         f"no checkpoint of {run.path} can be used: {refused[0]}"
@@ -279,7 +279,7 @@ def _load(trainer: Trainer, source: Path, config: RunConfig) -> int:
         for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
             if "capturable" in group:
                 group["capturable"] = config.cuda_graphs
-    if STATS in meta:  # older checkpoints have none: the first row after resuming averages fewer steps
+    if STATS in meta:  # none: nothing was pending (a log row was just written), or an older checkpoint
         counts = json.loads(meta[STATS])
         trainer.resumed_stats = ({k: unlogged[k] for k in counts}, counts)
     return int(meta["step"])
