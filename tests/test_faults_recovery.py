@@ -16,6 +16,7 @@ import os
 import random
 import signal
 import time
+from collections import Counter
 from pathlib import Path
 
 import attrs
@@ -157,7 +158,7 @@ def reference(tmp_path_factory) -> Path:
 
 def test_runs_killed_at_random_points_resume_to_the_uninterrupted_run(tmp_path, reference):
     rng = random.Random(16)  # the kill points: the same on every machine
-    kills = {signal.SIGKILL: 0, signal.SIGTERM: 0}
+    kills: Counter[tuple[str, str]] = Counter()  # (signal, event) -> kills survived
     for chain in range(6):
         run = tmp_path / f"run-{chain}"
         argv = ["run", *FAST, *CKPT, "--steps", STEPS, "--out", run]
@@ -174,14 +175,17 @@ def test_runs_killed_at_random_points_resume_to_the_uninterrupted_run(tmp_path, 
                 code,
                 (tmp_path / "child.log").read_text(),
             )
-            kills[sig] += 1
+            kills[sig.name, event] += 1
             argv = ["run", "--resume", run]
         else:
             assert forked(*argv) == (0, None)
         same_run(run, reference)
-    # the seeded draw above; a change here means the kill points changed, not that a kill failed
-    print(f"survived {kills[signal.SIGKILL]} SIGKILL and {kills[signal.SIGTERM]} SIGTERM")
-    assert kills[signal.SIGKILL] + kills[signal.SIGTERM] >= 20 and kills[signal.SIGTERM] >= 4
+    print(f"survived {sum(kills.values())} kills:", dict(sorted(kills.items())))
+    # the seeded draw gives 30 kills; fewer would mean the faults stopped firing, not that one failed
+    by_signal = Counter(name for name, _ in kills.elements())
+    assert by_signal["SIGKILL"] >= 15 and by_signal["SIGTERM"] >= 4
+    written = [kills["SIGKILL", e] + kills["SIGTERM", e] for e in ("checkpoint-written", "rename")]
+    assert sum(written) >= 5  # some of them while a checkpoint was being written
 
 
 def test_a_second_process_is_refused_and_the_first_is_unaffected(tmp_path, reference):

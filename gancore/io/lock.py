@@ -35,7 +35,12 @@ def _holder(fd: int) -> str:
 def hold(folder: Path) -> Iterator[None]:
     """Own ``folder`` for the block, or fail at once with one line naming the process that owns it."""
     path = folder / LOCK_NAME
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # never truncated before the lock is ours
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)  # never truncated before the lock is ours
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot lock {folder} for this run ({exc.strerror}: {path}); check the folder's permissions"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
