@@ -28,7 +28,7 @@ from safetensors.torch import save_file
 from gancore import plugins, testing
 from gancore.components import Regularizer
 from gancore.errors import CheckpointError
-from gancore.io import atomic, checkpoint
+from gancore.io import atomic, checkpoint, lock
 from gancore.io.rundir import RunDir
 from gancore.train import loop
 from tests.conftest import gan, same_tensors
@@ -344,3 +344,18 @@ def test_a_single_ctrl_c_before_training_is_not_reported_twice(tmp_path, monkeyp
     assert result.exit_code == 130
     assert "interrupted; nothing was saved" in result.output and "twice" not in result.output
     assert not (tmp_path / "run").exists()
+
+
+def test_a_run_killed_while_starting_is_started_again_and_a_starting_one_is_left_alone(tmp_path):
+    run = tmp_path / "run"
+    for folder in ("samples", "checkpoints"):  # what a start makes before config.toml
+        (run / folder).mkdir(parents=True)
+    resumed = gan("run", "--resume", run)
+    assert resumed.exit_code == 2 and "holds no run yet (it was stopped while starting)" in resumed.output
+    with lock.hold(run):  # another process is starting this run
+        refused = gan("run", *FAST, "--steps", 5, "--out", run)
+        assert refused.exit_code == 2 and "is in use by pid" in refused.output
+        assert sorted(p.name for p in run.iterdir()) == [".lock", "checkpoints", "samples"]  # left alone
+    assert gan("run", *FAST, "--steps", 5, "--out", run).exit_code == 0
+    _, meta = checkpoint.read(run / "checkpoints/last.safetensors")
+    assert meta["step"] == "5"

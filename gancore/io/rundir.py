@@ -53,9 +53,28 @@ class RunDir:
     def grid(self, epoch: int) -> Path:
         return self.samples / f"epoch-{epoch:04d}.png"
 
+    def is_skeleton(self) -> bool:
+        """Only what ``create`` makes, and the lock: a run killed while it started, before config.toml.
+
+        Nothing in it is worth keeping, so a new run may take the folder over.
+        """
+        if not self.path.is_dir():
+            return False
+        for child in self.path.iterdir():
+            if child.name == ".lock" and child.is_file():
+                continue
+            if child in (self.samples, self.checkpoints) and child.is_dir() and not any(child.iterdir()):
+                continue
+            return False
+        return True
+
+    def taken(self) -> bool:
+        """``path`` holds something a new run must not touch (a file, or a folder with contents)."""
+        return self.path.exists() and not (self.path.is_dir() and self.is_skeleton())
+
     def create(self) -> None:
         """Make a new run folder; an existing, non-empty one is never touched."""
-        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+        if self.taken():
             raise ConfigError(
                 f"{self.path} already exists; continue it with --resume {self.path} or choose another --out"
             )
@@ -67,6 +86,11 @@ class RunDir:
         if not self.path.is_dir():
             raise ConfigError(f"run folder {self.path} does not exist")
         if not self.config.is_file():
+            if self.is_skeleton():
+                raise ConfigError(
+                    f"{self.path} holds no run yet (it was stopped while starting);"
+                    f" start it again with gan run ... --out {self.path}"
+                )
             raise ConfigError(f"{self.path} is not a gancore run (no config.toml in it)")
         return self
 

@@ -102,7 +102,7 @@ def start(
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
     run = RunDir(out)
-    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+    if run.taken():
         run.create()  # raises the "already exists" error before any work is done
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
@@ -111,15 +111,15 @@ def start(
     trainer = make_trainer(config, registry, run, watch, True, evaluators)
     made = _first_missing(run.path)
     run.create()
-    try:
-        with lock.hold(run.path):
+    with lock.hold(run.path):  # outside the clean-up: a start refused here removes nothing of the holder's
+        try:
             write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
             with ctrl_c_requests_stop() as stop:
                 trainer.train(0, stop)
-    except BaseException:
-        if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
-            _remove_created(run.path, made)
-        raise
+        except BaseException:
+            if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
+                _remove_created(run.path, made)
+            raise
     return trainer
 
 
