@@ -35,3 +35,14 @@ class Interrupted(GancoreError):
     """Ctrl-C: a checkpoint was saved and the run can be resumed (exit 130, as shells expect)."""
 
     exit_code = 130
+
+
+class InterruptedTwice(KeyboardInterrupt):
+    """A second Ctrl-C (or SIGTERM) while the first one's checkpoint was pending: stop without saving."""
+
+
+def warn(message: str) -> None:
+    """One warning line on stderr (looked up at call time, so a test runner's capture sees it)."""
+    import sys
+
+    sys.stderr.write(f"gancore: warning: {message}\n")

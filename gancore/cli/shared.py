@@ -30,7 +30,7 @@ def reports_errors(command):
 
     @functools.wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from gancore.errors import Interrupted
+        from gancore.errors import Interrupted, InterruptedTwice
 
         try:
             return command(*args, **kwargs)
@@ -43,8 +43,10 @@ def reports_errors(command):
             raise fail(str(exc), exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
-        except KeyboardInterrupt:
+        except InterruptedTwice:
             raise fail("interrupted twice: stopped without saving", 130) from None
+        except KeyboardInterrupt:  # before training began, or in a command that saves nothing
+            raise fail("interrupted; nothing was saved", 130) from None
         except Exception as exc:
             from gancore.plugins import PluginFailed, plugin_behind
 

@@ -67,3 +67,12 @@ def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, fsync: bool
     payload = data.encode("utf-8") if isinstance(data, str) else data
     with atomic_path(path, fsync=fsync) as tmp:
         tmp.write_bytes(payload)
+
+
+def copy_atomic(source: str | os.PathLike[str], path: str | os.PathLike[str]) -> None:
+    """Replace ``path`` with a copy of ``source``, atomically: an independent copy, not a hard link,
+    so that bytes damaged in one file leave the other intact."""
+    import shutil
+
+    with atomic_path(path) as tmp:
+        shutil.copyfile(source, tmp)

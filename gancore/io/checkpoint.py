@@ -6,10 +6,16 @@ string metadata as JSON. A run with callbacks adds their state (``callback.<name
 it samples another generator than the live one, that generator's weights (``sampled_generator.*``,
 with the metadata key ``sampled_generator`` naming the callback that provided it), so that sampling
 a run needs no callback code.
+
+Safetensors keeps no checksum, so bytes damaged on disk would load silently: ``save`` puts a BLAKE2b
+digest of every tensor (name, dtype, shape, bytes) and of the metadata into the metadata itself, and
+``read`` refuses a file whose digest differs, or that lacks what a resume needs. A checkpoint written
+before checksums existed has none and still loads (unverified).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +32,32 @@ from gancore.io.atomic import atomic_path
 FORMAT = "gancore-checkpoint-1"
 #: key prefix of the sampled generator's weights, and the metadata key naming who provided them
 SAMPLED = "sampled_generator"
+CHECKSUM = "checksum"
+#: what every checkpoint holds: ``read`` refuses one without them in one line, not a KeyError later
+REQUIRED_META = (
+    "step",
+    "spec",
+    "opt_g.param_groups",
+    "opt_g.plain_state",
+    "opt_d.param_groups",
+    "opt_d.plain_state",
+)
+REQUIRED_TENSORS = ("rng.cpu",)
+#: what a refused checkpoint's message advises (a resume that falls back says what it does instead)
+ADVICE = "; use an earlier one from the same folder, or start a new run"
+
+
+def checksum(tensors: dict[str, Tensor], meta: dict[str, str]) -> str:
+    """``blake2b:<hex>`` of the tensors' names, dtypes, shapes and bytes, and of the metadata."""
+    digest = hashlib.blake2b(digest_size=32)
+    for key in sorted(meta):
+        if key != CHECKSUM:
+            digest.update(json.dumps([key, meta[key]]).encode())
+    for name in sorted(tensors):
+        tensor = tensors[name].detach().cpu().contiguous()
+        digest.update(json.dumps([name, str(tensor.dtype), list(tensor.shape)]).encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().data)  # no copy of the bytes
+    return f"blake2b:{digest.hexdigest()}"
 
 
 def _flatten_optimizer(prefix: str, opt: torch.optim.Optimizer, tensors: dict, meta: dict) -> None:
@@ -82,6 +114,7 @@ def save(
         for i, rng in enumerate(torch.cuda.get_rng_state_all()):
             tensors[f"rng.cuda.{i}"] = rng
     tensors = {k: v.cpu() for k, v in tensors.items()}
+    meta[CHECKSUM] = checksum(tensors, meta)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
@@ -98,11 +131,18 @@ def read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
             tensors = {key: fh.get_tensor(key) for key in fh.keys()}  # noqa: SIM118 - not a dict
     except Exception as exc:
         raise CheckpointError(
-            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc});"
-            " use an earlier one from the same folder, or start a new run"
+            f"checkpoint {path} is corrupt or truncated ({type(exc).__name__}: {exc}){ADVICE}"
         ) from None
     if meta.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a gancore checkpoint (no format {FORMAT!r} in it)")
+    if CHECKSUM in meta and checksum(tensors, meta) != meta[CHECKSUM]:  # none: an older checkpoint
+        raise CheckpointError(
+            f"checkpoint {path} is corrupt (its checksum does not match its contents){ADVICE}"
+        )
+    missing = [k for k in REQUIRED_META if k not in meta] + [k for k in REQUIRED_TENSORS if k not in tensors]
+    if missing or not meta["step"].isdigit():
+        what = f"lacks {missing[0]!r}" if missing else f"has a bad step {meta['step']!r}"
+        raise CheckpointError(f"checkpoint {path} {what}: it is incomplete{ADVICE}")
     return tensors, meta
 
 

@@ -10,7 +10,8 @@ the sweep goes on. The layout under ``--out``:
 
 Ctrl-C stops the running jobs (each saves a checkpoint, as `gan run` does) and starts no other.
 Running the same sweep again skips evaluated jobs, evaluates trained ones, resumes interrupted ones
-from their last checkpoint and leaves failed ones alone (delete the run folder to retry one).
+from their last checkpoint (from step 0 when they saved none) and leaves failed ones alone
+(delete the run folder to retry one).
 """
 
 from __future__ import annotations
@@ -120,7 +121,7 @@ def run_command(job: Job, settings: Settings, device: str) -> list[str]:
         common.append(f"--eval-every={settings.eval_every}")
     if settings.data_dir:
         common.append(f"--data-dir={settings.data_dir}")
-    if (job.folder / "checkpoints" / "last.safetensors").is_file():
+    if (job.folder / "config.toml").is_file():  # started before: resumed, from step 0 if it saved nothing
         return [*gan, "run", f"--resume={job.folder}", *common]
     command = [*gan, "run", f"--config={job.config}", f"--seed={job.seed}", f"--out={job.folder}", *common]
     if job.init_from is not None:

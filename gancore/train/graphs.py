@@ -35,7 +35,8 @@ if TYPE_CHECKING:
 #: state are set up outside the graph, as PyTorch's CUDA-graph notes require
 WARMUP_ITERATIONS = 3
 
-Outputs = tuple[Tensor, Tensor, Tensor, Tensor]  # critic loss, generator loss, last real, last fake
+#: the critic's and the generator's (loss, gradient norm), the last real batch, the last fake batch
+Outputs = tuple[Tensor, Tensor, Tensor, Tensor]
 Body = Callable[[Tensor, "Tensor | None", int, int, "Stats"], Outputs]
 
 
@@ -81,7 +82,7 @@ class GraphedIteration:
         for key, n in self.counts_per_replay.items():
             stats.counts[key] = stats.counts.get(key, 0) + n
         d_total, g_total, real, fake = self.outputs
-        # the losses are kept per step for the non-finite check: copies, since a replay overwrites them
+        # losses and norms are kept per step for the non-finite check: copies, a replay overwrites them
         return d_total.clone(), g_total.clone(), real, fake
 
     def record(self, stored: Tensor, labels: Tensor | None, step: int, epoch: int, stats: Stats) -> None:

@@ -18,8 +18,9 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.errors import ConfigError, Diverged, Interrupted
+from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice
 from gancore.io import checkpoint
+from gancore.io.atomic import copy_atomic
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
 from gancore.records import Data, GANModel, MonitorContext, RunProgress
@@ -30,7 +31,8 @@ from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
 
-CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss
+CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
+STATS = "stats"  # checkpoint key prefix of the sums not logged yet, and metadata key of their counts
 GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
 
 
@@ -62,9 +64,15 @@ class StopFlag:
     requested: bool = False
 
 
+#: the signals that ask a run to stop and save: Ctrl-C, and what ``timeout``, ``docker stop`` and
+#: Slurm send before they kill
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 @contextlib.contextmanager
 def ctrl_c_requests_stop() -> Iterator[StopFlag]:
-    """The first Ctrl-C asks the loop to stop at the end of the step (and save); a second one kills."""
+    """The first Ctrl-C or SIGTERM asks the loop to stop at the end of the step (and save); a second
+    one stops at once, without saving."""
     flag = StopFlag()
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -72,14 +80,15 @@ def ctrl_c_requests_stop() -> Iterator[StopFlag]:
 
     def handler(signum: int, frame: object) -> None:
         if flag.requested:
-            raise KeyboardInterrupt
+            raise InterruptedTwice
         flag.requested = True
 
-    previous = signal.signal(signal.SIGINT, handler)
+    previous = [signal.signal(sig, handler) for sig in STOP_SIGNALS]
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, old in zip(STOP_SIGNALS, previous, strict=True):
+            signal.signal(sig, old)
 
 
 def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
@@ -127,6 +136,8 @@ class Trainer:
     #: what ``--eval-every`` measures; the caller provides it (training never imports evaluation)
     evaluator: Evaluator | None = None
     last_saved: int | None = None
+    #: the unlogged sums a resumed run continues from (``Stats.state()``); None: start from zero
+    resumed_stats: tuple[dict[str, Tensor], dict[str, int]] | None = None
     graphed: GraphedIteration | None = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
@@ -139,15 +150,24 @@ class Trainer:
         model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
 
-    def save(self, step: int, also_numbered: bool = False) -> None:
+    def save(self, step: int, also_numbered: bool = False, stats: Stats | None = None) -> None:
+        """The checkpoint of ``step``: the numbered one first (when asked), then ``last`` as a copy of
+        it, so a kill at any point loses neither (``last`` is then one checkpoint older, and a resume
+        from it rewrites the numbered one identically). ``stats``: the sums not yet logged, so that a
+        run resumed between two log rows logs what an uninterrupted one does."""
         p = self.pipe
         spec = json.dumps(attrs.asdict(p.model.spec))
         extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
-        paths = [self.run.last] + ([self.run.step_checkpoint(step)] if also_numbered else [])
-        for path in paths:
-            checkpoint.save(
-                path, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec, **meta}, extra
-            )
+        if stats is not None and any(stats.counts.values()):  # none pending at a log row: nothing to keep
+            sums, counts = stats.state()
+            extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}
+            meta = {**meta, STATS: json.dumps(counts)}
+        first = self.run.step_checkpoint(step) if also_numbered else self.run.last
+        checkpoint.save(
+            first, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec, **meta}, extra
+        )
+        if also_numbered:
+            copy_atomic(first, self.run.last)
         self.last_saved = step
 
     @torch.no_grad()
@@ -160,16 +180,17 @@ class Trainer:
         save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
 
     def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
-        losses = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()
-        row = int((~losses.all(1)).nonzero()[0, 0])
-        which = "critic" if not losses[row, 0] else "generator"
+        health = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()  # (steps, side, what)
+        row = int((~health.flatten(1).all(1)).nonzero()[0, 0])
+        side, what = (int(i) for i in (~health[row]).nonzero()[0])
+        name = f"{('critic', 'generator')[side]} {('loss', 'gradient norm')[what]}"
         step = window[row][0] + 1
         if self.last_saved is None:
             kept = "no checkpoint had been written yet"
         else:
             kept = f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
         return Diverged(
-            f"the {which} loss became non-finite at step {step}; stopped. {kept}."
+            f"the {name} became non-finite at step {step}; stopped. {kept}."
             " Try a lower learning rate, --clip-grad, or a warm start"
         )
 
@@ -214,16 +235,26 @@ class Trainer:
     ) -> tuple[Tensor, Tensor, Tensor, Tensor]:
         """The iteration on its real batches as stored (``n_critic`` of them, one after the other)
         and, for a conditional model, their labels: everything from decoding them to the last
-        optimizer step, and nothing that reads the host."""
+        optimizer step, and nothing that reads the host.
+
+        Returns the critic's and the generator's (last total loss, sum of the gradient norms): the
+        divergence check looks at both, since an update with an infinite gradient ruins the weights
+        while its loss, computed before it, is still finite.
+        """
         p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
         real_labels = None
+        d_norms, g_norms = [], []
         for k in range(cfg.n_critic):
             real = self.data.decode(stored[k * batch : (k + 1) * batch])
             real_labels = None if labels is None else labels[k * batch : (k + 1) * batch]
-            d_total, fake = critic_step(p, self.opt_d, real, step, epoch, stats, real_labels)
+            d_total, fake, norm = critic_step(p, self.opt_d, real, step, epoch, stats, real_labels)
+            d_norms.append(norm)
         for _ in range(cfg.n_gen):
-            g_total = generator_step(p, self.opt_g, real, step, epoch, stats, real_labels)
-        return d_total, g_total, real, fake
+            g_total, norm = generator_step(p, self.opt_g, real, step, epoch, stats, real_labels)
+            g_norms.append(norm)
+        d_health = torch.stack([d_total.detach().float(), torch.stack(d_norms).float().sum()])
+        g_health = torch.stack([g_total.detach().float(), torch.stack(g_norms).float().sum()])
+        return d_health, g_health, real, fake
 
     def total_steps(self) -> int:
         cfg = self.pipe.config
@@ -267,6 +298,8 @@ class Trainer:
         schedules = [schedule.parse(text) for text in cfg.schedules]
         scheduled: dict[str, float] = {}
         stats, window = Stats(), []
+        if self.resumed_stats is not None:
+            stats.load(*self.resumed_stats, device)
         self.last_saved = start if start > 0 else None
         self.reporter.start(total, start, per_epoch)
         clock, clock_step, began = time.perf_counter(), start, time.perf_counter()
@@ -279,8 +312,8 @@ class Trainer:
                 set_learning_rates(self.opt_g, cfg.lr_g * factor)
                 set_learning_rates(self.opt_d, cfg.lr_d * factor)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
-            d_total, g_total, real, fake = self.iteration(perm, pos, step, epoch, stats)
-            window.append((step, d_total.detach(), g_total.detach()))
+            d_health, g_health, real, fake = self.iteration(perm, pos, step, epoch, stats)
+            window.append((step, d_health, g_health))
 
             done = step + 1
             end_of_epoch = done % per_epoch == 0
@@ -311,9 +344,9 @@ class Trainer:
             if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
                 self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:
-                self.save(done, also_numbered=numbered)
+                self.save(done, also_numbered=numbered, stats=stats)
             self.reporter.advance(done)
-            if stop.requested:
+            if stop.requested and done < total:  # at the last step the run is simply complete
                 raise Interrupted(
                     f"interrupted at step {done}; checkpoint saved to {self.run.last}."
                     f" Continue with: gan run --resume {self.run.path}"

@@ -41,7 +41,7 @@ def critic_objective(pipe: Pipeline) -> CriticObjective:
             model=attrs.evolve(model, critic=critic, sampled_generator=None),
             callbacks=[],
         )
-        total, _ = critic_step(own, opt, real, next(counter), 0, Stats(), labels)
+        total, _, _ = critic_step(own, opt, real, next(counter), 0, Stats(), labels)
         return total.detach()
 
     return objective

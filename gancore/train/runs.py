@@ -20,8 +20,8 @@ from gancore.config import (
     recorded_plugins,
     resolve_device,
 )
-from gancore.errors import ConfigError
-from gancore.io import checkpoint
+from gancore.errors import CheckpointError, ConfigError, warn
+from gancore.io import checkpoint, lock
 from gancore.io.atomic import write_atomic
 from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir
@@ -29,6 +29,7 @@ from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
 from gancore.train import callbacks, graphs, schedule
 from gancore.train.loop import (
+    STATS,
     Evaluator,
     Reporter,
     SilentReporter,
@@ -101,7 +102,7 @@ def start(
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
     run = RunDir(out)
-    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+    if run.taken():
         run.create()  # raises the "already exists" error before any work is done
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
@@ -110,14 +111,15 @@ def start(
     trainer = make_trainer(config, registry, run, watch, True, evaluators)
     made = _first_missing(run.path)
     run.create()
-    try:
-        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
-        with ctrl_c_requests_stop() as stop:
-            trainer.train(0, stop)
-    except BaseException:
-        if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
-            _remove_created(run.path, made)
-        raise
+    with lock.hold(run.path):  # outside the clean-up: a start refused here removes nothing of the holder's
+        try:
+            write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+            with ctrl_c_requests_stop() as stop:
+                trainer.train(0, stop)
+        except BaseException:
+            if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
+                _remove_created(run.path, made)
+            raise
     return trainer
 
 
@@ -197,43 +199,90 @@ def resume(
     registry: Registry | None = None,
     evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
-    """Continue a run from its last checkpoint, bit for bit, optionally to a new length."""
+    """Continue a run from its last checkpoint, bit for bit, optionally to a new length.
+
+    The run folder is locked for the whole run (a second process is refused); temporary files that
+    killed processes left are removed; a ``last`` checkpoint that fails its checksum gives way to
+    the newest numbered one that passes; a run killed before its first checkpoint starts again from
+    step 0.
+    """
     run = RunDir(path).require()
     registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
-    if not run.last.is_file():
-        raise ConfigError(f"{run.path} has no checkpoint to resume from ({run.last} is missing)")
-    config = read_config(run)
-    fixed = sorted(set(overrides) - set(RESUMABLE))
-    if fixed:
-        flag = "--" + fixed[0].replace("_", "-")
-        raise ConfigError(
-            f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
-            " with --config that file instead"
+    with lock.hold(run.path):
+        lock.remove_orphans(run.path)
+        config = read_config(run)
+        fixed = sorted(set(overrides) - set(RESUMABLE))
+        if fixed:
+            flag = "--" + fixed[0].replace("_", "-")
+            raise ConfigError(
+                f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
+                " with --config that file instead"
+            )
+        if "epochs" in overrides and "steps" not in overrides:
+            overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
+        config = attrs.evolve(config, **overrides)
+        source = resume_checkpoint(run)
+        trainer = make_trainer(
+            config,
+            registry,
+            run,
+            reporter or SilentReporter(),
+            warm_start=source is None,
+            evaluators=evaluators,
         )
-    if "epochs" in overrides and "steps" not in overrides:
-        overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
-    config = attrs.evolve(config, **overrides)
-    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), evaluators=evaluators)
+        step = 0 if source is None else _load(trainer, source, config)
+        if step >= trainer.total_steps():
+            raise ConfigError(
+                f"{run.path} is already at step {step} of {trainer.total_steps()};"
+                " pass a larger --steps or --epochs to continue it"
+            )
+        run.truncate_metrics(step)
+        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+        with ctrl_c_requests_stop() as stop:
+            trainer.train(step, stop)
+    return trainer
+
+
+def resume_checkpoint(run: RunDir) -> Path | None:
+    """The checkpoint a resume starts from: ``last``, else the newest numbered one that verifies
+    (saying so); None when the run never saved one (it starts again from step 0, saying so)."""
+    candidates = [run.last] if run.last.is_file() else []
+    candidates += sorted(run.checkpoints.glob("step-*.safetensors"), reverse=True)
+    if not candidates:
+        warn(f"{run.path} was stopped before its first checkpoint; training it again from step 0")
+        return None
+    refused = []
+    for candidate in candidates:
+        try:
+            checkpoint.read(candidate)
+        except CheckpointError as exc:
+            refused.append(str(exc))
+            continue
+        if refused:
+            warn(f"{refused[0].removesuffix(checkpoint.ADVICE)}; resuming from {candidate.name} instead")
+        return candidate
+    raise CheckpointError(
+        f"no checkpoint of {run.path} can be used: {refused[0]}"
+        + (f" (and {len(refused) - 1} more refused)" if len(refused) > 1 else "")
+    )
+
+
+def _load(trainer: Trainer, source: Path, config: RunConfig) -> int:
+    """Load ``source`` into the trainer's networks, optimizers and RNG; returns its step."""
     p = trainer.pipe
+    unlogged: dict = {}
     meta = checkpoint.load_all(
-        run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
-        sampled=p.model.sampled_generator, states=callbacks.state_loaders(p),
+        source, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
+        sampled=p.model.sampled_generator, states={**callbacks.state_loaders(p), STATS: unlogged.update},
     )  # fmt: skip
     for opt in (trainer.opt_g, trainer.opt_d):
         for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
             if "capturable" in group:
                 group["capturable"] = config.cuda_graphs
-    step = int(meta["step"])
-    if step >= trainer.total_steps():
-        raise ConfigError(
-            f"{run.path} is already at step {step} of {trainer.total_steps()};"
-            " pass a larger --steps or --epochs to continue it"
-        )
-    run.truncate_metrics(step)
-    write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
-    with ctrl_c_requests_stop() as stop:
-        trainer.train(step, stop)
-    return trainer
+    if STATS in meta:  # none: nothing was pending (a log row was just written), or an older checkpoint
+        counts = json.loads(meta[STATS])
+        trainer.resumed_stats = ({k: unlogged[k] for k in counts}, counts)
+    return int(meta["step"])
 
 
 def open_run(

@@ -36,3 +36,12 @@ class Stats:
         torch._foreach_zero_(list(self.sums.values()))
         self.counts = dict.fromkeys(self.counts, 0)
         return means
+
+    def state(self) -> tuple[dict[str, Tensor], dict[str, int]]:
+        """The sums and counts not read yet, for a checkpoint taken between two reads."""
+        return {k: v.detach().clone() for k, v in self.sums.items()}, dict(self.counts)
+
+    def load(self, sums: dict[str, Tensor], counts: dict[str, int], device: torch.device) -> None:
+        """Continue from ``state()``'s values (in their order, which is the order ``read`` reports)."""
+        self.sums = {k: sums[k].to(device).clone() for k in counts}
+        self.counts = dict(counts)

@@ -70,8 +70,8 @@ def critic_step(
     epoch: int,
     stats: Stats,
     labels: Tensor | None = None,
-) -> tuple[Tensor, Tensor]:
-    """One optimizer step of the critic; returns (total loss, the detached fake batch).
+) -> tuple[Tensor, Tensor, Tensor]:
+    """One optimizer step of the critic; returns (total loss, the detached fake batch, gradient norm).
 
     ``labels``: the real batch's classes, for a conditional model (None otherwise).
     """
@@ -111,7 +111,7 @@ def critic_step(
                 **{f"loss/{k}": v for k, v in loss.diagnostics(real_out, fake_out).items()},
             }
         )
-    return total, fake
+    return total, fake, norm
 
 
 def generator_step(
@@ -122,8 +122,8 @@ def generator_step(
     epoch: int,
     stats: Stats,
     labels: Tensor | None = None,
-) -> Tensor:
-    """One optimizer step of the generator through a frozen critic; returns the total loss.
+) -> tuple[Tensor, Tensor]:
+    """One optimizer step of the generator through a frozen critic; returns (total loss, gradient norm).
 
     ``labels``: the last real batch's classes, for a conditional model (None otherwise).
     """
@@ -161,4 +161,4 @@ def generator_step(
                 callback.after_generator_step(model)
     weighted_stat = {} if weighted is None else {"g_loss_weighted": weighted}
     stats.add({"g_loss": adversarial, **weighted_stat, "g_grad_norm": norm, **terms})
-    return total
+    return total, norm
