@@ -24,6 +24,10 @@ def sweep(
     eval_every: Opt[int | None, typer.Option(help="also evaluate every N epochs (FID over training)")] = None,
     eval_samples: Opt[int, typer.Option(help="samples in each final evaluation")] = 10_000,
     n_real: Opt[int, typer.Option(help="real test images in each final evaluation")] = 10_000,
+    callback: Opt[
+        list[str] | None,
+        typer.Option(help="add a callback to every job, after its config's (e.g. tensorboard; repeatable)"),
+    ] = None,
     cluster: Opt[
         str | None,
         typer.Option(
@@ -65,8 +69,14 @@ def sweep(
     for name, value in (("epochs", epochs), ("steps", steps), ("eval-every", eval_every)):
         if value is not None and value < 0:
             raise GancoreError(f"--{name} must be >= 0, got {value}")
+    if callback:
+        from gancore.plugins import get_registry
+
+        for name in callback:
+            get_registry().get("callback", name)  # an unknown name is one line, before any job starts
     settings = sw.Settings(out=out, devices=device_list, epochs=epochs, steps=steps, data_dir=data_dir,
-                           eval_every=eval_every, eval_samples=eval_samples, n_real=n_real)  # fmt: skip
+                           eval_every=eval_every, eval_samples=eval_samples, n_real=n_real,
+                           callbacks=tuple(callback or ()))  # fmt: skip
     jobs = sw.plan(configs, list(range(first_seed, first_seed + seeds)), out)
     where = engine.describe() if engine else ", ".join(device_list)
     err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {where}")

@@ -67,6 +67,8 @@ class Settings:
     eval_every: int | None = None
     eval_samples: int = 10_000
     n_real: int = 10_000
+    #: added to every config's own callbacks (e.g. tensorboard, to watch the whole sweep)
+    callbacks: tuple[str, ...] = ()
 
 
 def plan(configs: list[Path], seeds: list[int], out: Path) -> list[Job]:
@@ -127,6 +129,10 @@ def run_command(job: Job, settings: Settings, device: str) -> list[str]:
     if (job.folder / "checkpoints" / "last.safetensors").is_file():
         return [*gan, "run", f"--resume={job.folder}", *common]
     command = [*gan, "run", f"--config={job.config}", f"--seed={job.seed}", f"--out={job.folder}", *common]
+    if settings.callbacks:  # --callback replaces the config's list: give the config's, then the added
+        own = read_toml(job.config).get("callbacks", [])
+        own = [own] if isinstance(own, str) else list(own)
+        command += [f"--callback={name}" for name in [*own, *(c for c in settings.callbacks if c not in own)]]
     if job.init_from is not None:
         command.append(f"--init-from={job.init_from.folder}")
     return command
