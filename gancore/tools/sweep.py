@@ -179,13 +179,14 @@ def run_steps(
     cwd: str | None = None,
     say: Callable[[str], None] | None = None,
     stopping: Callable[[], bool] = lambda: False,
+    cluster_job: bool = False,
 ) -> dict:
     """Run a job's steps in turn, appending their output to the job's log and recording its state
     (``<out>/logs/<job>.json``) after each; stop at the first that does not succeed.
 
     Called by the sweep's own threads, or on a cluster node inside a submitit job (``cwd``: the
-    folder the sweep was started in, where relative paths point). ``threads`` sets OMP_NUM_THREADS
-    for the job where the environment does not.
+    folder the sweep was started in, where relative paths point; ``cluster_job``: see ``_call``).
+    ``threads`` sets OMP_NUM_THREADS for the job where the environment does not.
     """
     env = dict(os.environ)
     if threads is not None and "OMP_NUM_THREADS" not in env:
@@ -198,7 +199,7 @@ def run_steps(
         with job.log_path(out).open("a") as log:
             log.write(f"$ {' '.join(step.command)}\n")
             log.flush()
-            code = _call(list(step.command), log, env, cwd, own_session=say is None)
+            code = _call(list(step.command), log, env, cwd, own_session=cluster_job)
         seconds = round(time.perf_counter() - began, 1)
         status = {**status, f"{step.what}_seconds": seconds, "experiment": job.experiment, "seed": job.seed}
         if code == Interrupted.exit_code or (code != 0 and stopping()):  # a later sweep resumes it
@@ -211,9 +212,9 @@ def run_steps(
 
 
 def _call(command: list[str], log: IO[str], env: dict[str, str], cwd: str | None, own_session: bool) -> int:
-    """The command's exit code. In a cluster job (``own_session``) the command does not see the
-    signals meant for the job's process; a cancelled job (SIGINT) passes one on, so the run saves a
-    checkpoint and stops as after a Ctrl-C."""
+    """The command's exit code. In a cluster job's process (``own_session``) the command does not
+    see the signals sent to the job; the first SIGINT is passed on, once, so the run saves a
+    checkpoint and stops as after one Ctrl-C (a second one would kill it before it saved)."""
     with subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                           start_new_session=own_session) as process:  # fmt: skip
         try:
@@ -222,7 +223,11 @@ def _call(command: list[str], log: IO[str], env: dict[str, str], cwd: str | None
             if not own_session:
                 raise
             process.send_signal(signal.SIGINT)
-            return process.wait()
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # more SIGINTs for the job: the run is already stopping
+                continue
 
 
 def _record(job: Job, out: Path, status: dict) -> dict:
@@ -244,7 +249,7 @@ class Runner:
         self.lock = threading.Lock()
         self.finished: dict[Job, threading.Event] = {}
         self.status: dict[Job, dict] = {}
-        self.submitted: list = []  # the cluster jobs, cancelled on Ctrl-C
+        self.submitted: list = []  # the Slurm jobs, cancelled on Ctrl-C
         self.stopping = False
 
     def slots(self, jobs: list[Job]) -> int:
@@ -265,7 +270,9 @@ class Runner:
         except KeyboardInterrupt:
             # Ctrl-C reached the running jobs too: they save a checkpoint and stop; start no other
             self.stopping = True
-            self._cancel_submitted()
+            if self.cluster is not None and self.cluster.engine == "slurm":
+                # local and debug jobs are processes of this terminal: Ctrl-C reached them already
+                self._cancel_submitted()
             pool.shutdown(wait=True, cancel_futures=True)
             raise Interrupted(
                 f"sweep interrupted; running jobs saved a checkpoint (logs in {self.settings.out / 'logs'})."
@@ -317,7 +324,8 @@ class Runner:
         steps = job_steps(job, self.settings, self.settings.devices[0], status)
         name = f"gan-{job.experiment}-seed-{job.seed}"
         submitted = submit(cluster, out / "submitit", name, run_steps, job, out, steps,
-                           threads=cluster.cpus_per_job, cwd=os.getcwd())  # fmt: skip
+                           threads=cluster.cpus_per_job, cwd=os.getcwd(),
+                           cluster_job=cluster.engine != "debug")  # fmt: skip
         with self.lock:
             self.submitted.append(submitted)
         what = " and ".join(step.what for step in steps)
@@ -325,7 +333,8 @@ class Runner:
         try:
             submitted.result()  # the job records its state itself; this waits for it
         except Exception as exc:  # the cluster ended it (time limit, cancelled, node failure)
-            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            # submitit's first line says what happened (its later lines are the job's stderr)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
             recorded = read_status(job, out)
             if recorded.get("state") in ("evaluated", "failed"):
                 return recorded
