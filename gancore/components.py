@@ -257,6 +257,8 @@ class Callback(Component):
     loaded (create state tensors here); ``load_state_dict`` on resume; ``on_start(run)``;
     ``after_critic_step(model)`` and ``after_generator_step(model)`` inside every step;
     ``on_epoch_end(run)`` before the epoch's grid and checkpoint; ``on_run_end(run)`` last.
+    Between them, ``on_metrics(run, row)`` after every row written to metrics.jsonl and
+    ``on_grid(run, picture)`` after every sample grid saved: what a logger (TensorBoard) records.
     """
 
     kind = "callback"
@@ -287,6 +289,17 @@ class Callback(Component):
         return None
 
     def on_run_end(self, run: RunProgress) -> None:
+        return None
+
+    def on_metrics(self, run: RunProgress, row: dict[str, float]) -> None:
+        """A row was appended to metrics.jsonl (``run.step`` is its step): the training row every
+        ``--log-every`` steps, and at an evaluated epoch's end the evaluation's (``eval/...`` keys).
+        Its values are Python numbers, already read from the device: using them costs no sync."""
+        return None
+
+    def on_grid(self, run: RunProgress, picture: Tensor) -> None:
+        """A sample grid was saved (``samples/epoch-NNNN.png``, after ``run.step`` steps): ``picture``
+        is that PNG's uint8 (C, H, W) tensor on the CPU, C being 1 (grey) or 3 (RGB)."""
         return None
 
     def state_dict(self) -> dict[str, Tensor]:

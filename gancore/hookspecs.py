@@ -139,6 +139,15 @@ def gancore_callbacks() -> list[type]:
     7. ``on_run_end(run)``: after the last checkpoint is written, also when the run stops early
        (Ctrl-C, divergence: ``run.finished`` is False); state changed here is not saved.
 
+    Two events report what the run wrote, for loggers (TensorBoard, a tracker): ``on_metrics(run,
+    row)`` after every row appended to metrics.jsonl (each ``--log-every`` steps, and the
+    evaluation's row at an ``--eval-every`` epoch's end), with the row's Python numbers, and
+    ``on_grid(run, picture)`` after every sample grid saved, with the PNG's uint8 (C, H, W) CPU
+    tensor. Both come outside the step, with values the engine already read from the device, so a
+    logger adds no host read. On ``--resume`` the rows after the checkpoint's step are dropped from
+    metrics.jsonl and written again; a logger should drop what it recorded after ``run.step`` too
+    (``on_start`` tells it where the run resumes).
+
     ``state_dict()`` returns live tensors (they are cloned when saved); restoring copies into them
     in place by default, so a resumed run continues bit for bit. Selected with ``--callback NAME``
     (repeatable).

@@ -37,6 +37,7 @@ PACKAGES: dict[str, list[str]] = {
     "gan-losses": ["loss:hinge", "loss:ragan", "loss:ralsgan"],
     "gan-modeseek": ["regularizer:modeseek", "prior:gmm"],
     "gan-penalties": ["regularizer:r1", "regularizer:r2"],
+    "gan-tensorboard": ["callback:tensorboard"],
     "gan-topk": ["weighting:topk"],
     "gan-wgan": [
         "loss:wgan",

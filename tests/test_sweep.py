@@ -120,3 +120,21 @@ def test_sweep_resumes_an_interrupted_job(small_sweep) -> None:
     assert [r["step"] for r in map(json.loads, (folder / "metrics.jsonl").read_text().splitlines())] == [
         2, 3, 4, 6]  # fmt: skip
     assert (folder / "eval.json").is_file()
+
+
+def test_sweep_callbacks_are_added_to_each_configs_own(tmp_path: Path) -> None:
+    # `gan run --callback` replaces the config's list, so the sweep passes the config's first
+    ema = write(tmp_path, "ema", 'callbacks = ["ema"]\n')
+    plain = write(tmp_path, "plain", "")
+    settings = sweep.Settings(out=tmp_path / "out", callbacks=("tensorboard", "ema"))
+    jobs = sweep.plan([ema, plain], [0], settings.out)
+    flags = [
+        [a for a in sweep.run_command(job, settings, "cpu") if a.startswith("--callback")] for job in jobs
+    ]
+    assert flags == [
+        ["--callback=ema", "--callback=tensorboard"],
+        ["--callback=tensorboard", "--callback=ema"],
+    ]
+    assert not [
+        a for a in sweep.run_command(jobs[1], sweep.Settings(out=settings.out), "cpu") if "--callback" in a
+    ]

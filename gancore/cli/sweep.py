@@ -24,6 +24,20 @@ def sweep(
     eval_every: Opt[int | None, typer.Option(help="also evaluate every N epochs (FID over training)")] = None,
     eval_samples: Opt[int, typer.Option(help="samples in each final evaluation")] = 10_000,
     n_real: Opt[int, typer.Option(help="real test images in each final evaluation")] = 10_000,
+    callback: Opt[
+        list[str] | None,
+        typer.Option(help="add a callback to every job, after its config's (e.g. tensorboard; repeatable)"),
+    ] = None,
+    cluster: Opt[
+        str | None,
+        typer.Option(
+            help="submit each job through submitit instead: slurm, or local/debug to try the same here"
+            " (pip install submitit)"
+        ),
+    ] = None,
+    cluster_config: Opt[
+        Path | None, typer.Option(help="TOML file whose [cluster] table gives partition, GPUs, time limit")
+    ] = None,
 ) -> None:
     """Train and evaluate every config with every seed, then report mean and spread over seeds."""
     from gancore.config import make_config
@@ -39,14 +53,34 @@ def sweep(
         raise GancoreError("--devices is empty; give e.g. --devices cpu or --devices cuda:0,cuda:1")
     for device in device_list:
         make_config(device=device)  # an unknown device name is one line, before any job starts
+    engine = None
+    if cluster is not None:
+        from gancore.tools.cluster import check_available, read_cluster_config
+
+        engine = read_cluster_config(cluster, cluster_config)
+        if len(device_list) > 1:
+            raise GancoreError(
+                "--devices spreads jobs over one machine's devices; with --cluster each job gets its own"
+                " (gpus_per_job in --cluster-config): give one device, e.g. auto"
+            )
+        check_available(engine)
+    elif cluster_config is not None:
+        raise GancoreError("--cluster-config needs --cluster (slurm, or local/debug to try it here)")
     for name, value in (("epochs", epochs), ("steps", steps), ("eval-every", eval_every)):
         if value is not None and value < 0:
             raise GancoreError(f"--{name} must be >= 0, got {value}")
+    if callback:
+        from gancore.plugins import get_registry
+
+        for name in callback:
+            get_registry().get("callback", name)  # an unknown name is one line, before any job starts
     settings = sw.Settings(out=out, devices=device_list, epochs=epochs, steps=steps, data_dir=data_dir,
-                           eval_every=eval_every, eval_samples=eval_samples, n_real=n_real)  # fmt: skip
+                           eval_every=eval_every, eval_samples=eval_samples, n_real=n_real,
+                           callbacks=tuple(callback or ()))  # fmt: skip
     jobs = sw.plan(configs, list(range(first_seed, first_seed + seeds)), out)
-    err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {', '.join(device_list)}")
-    status = sw.Runner(settings, lambda line: err.print(line, highlight=False)).run(jobs)
+    where = engine.describe() if engine else ", ".join(device_list)
+    err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {where}")
+    status = sw.Runner(settings, lambda line: err.print(line, highlight=False), engine).run(jobs)
     folders = [job.folder for job in jobs if (job.folder / "config.toml").is_file()]
     failed = [job for job in jobs if status[job].get("state") == "failed"]
     if folders:

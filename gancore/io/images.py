@@ -58,10 +58,11 @@ def save_png(picture: Tensor, path: Path, *, fsync: bool = True) -> None:
 
 def save_samples_picture(
     samples: Tensor, spec: DataSpec, path: Path, reference: Tensor | None = None
-) -> None:
-    """One PNG of a batch: a grid for images, a scatter plot over the real data for points."""
+) -> Tensor:
+    """One PNG of a batch: a grid for images, a scatter plot over the real data for points.
+
+    Returns the picture saved, uint8 (C, H, W) on the CPU (what a run's callbacks are shown)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    if spec.kind == "image":
-        save_png(grid(to_uint8(samples)), path)
-    else:
-        save_png(scatter(samples, reference), path)
+    picture = grid(to_uint8(samples)) if spec.kind == "image" else scatter(samples, reference)
+    save_png(picture, path)
+    return picture

@@ -16,8 +16,10 @@ from their last checkpoint (from step 0 when they saved none) and leaves failed 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -25,12 +27,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import IO
 
 import attrs
 
 from gancore.config import EXPERIMENT_REF, read_toml
 from gancore.errors import ConfigError, Interrupted
 from gancore.io.atomic import write_atomic
+from gancore.tools.cluster import ClusterConfig
 
 
 @attrs.frozen
@@ -64,6 +68,8 @@ class Settings:
     eval_every: int | None = None
     eval_samples: int = 10_000
     n_real: int = 10_000
+    #: added to every config's own callbacks (e.g. tensorboard, to watch the whole sweep)
+    callbacks: tuple[str, ...] = ()
 
 
 def plan(configs: list[Path], seeds: list[int], out: Path) -> list[Job]:
@@ -124,6 +130,10 @@ def run_command(job: Job, settings: Settings, device: str) -> list[str]:
     if (job.folder / "config.toml").is_file():  # started before: resumed, from step 0 if it saved nothing
         return [*gan, "run", f"--resume={job.folder}", *common]
     command = [*gan, "run", f"--config={job.config}", f"--seed={job.seed}", f"--out={job.folder}", *common]
+    if settings.callbacks:  # --callback replaces the config's list: give the config's, then the added
+        own = read_toml(job.config).get("callbacks", [])
+        own = [own] if isinstance(own, str) else list(own)
+        command += [f"--callback={name}" for name in [*own, *(c for c in settings.callbacks if c not in own)]]
     if job.init_from is not None:
         command.append(f"--init-from={job.init_from.folder}")
     return command
@@ -142,22 +152,117 @@ def read_status(job: Job, out: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
-class Runner:
-    """Runs jobs on a pool of devices; a job waits for the job it warm-starts from."""
+@attrs.frozen
+class Step:
+    """One command of a job (its training or its evaluation) and the job's state once it succeeds."""
 
-    def __init__(self, settings: Settings, say: Callable[[str], None]) -> None:
+    what: str
+    command: tuple[str, ...]
+    done: str
+
+
+def job_steps(job: Job, settings: Settings, device: str, status: dict) -> list[Step]:
+    """What a job still has to do: train (or resume) unless trained, then evaluate."""
+    steps = (
+        []
+        if status.get("state") == "trained"
+        else [Step("train", tuple(run_command(job, settings, device)), "trained")]
+    )
+    return [*steps, Step("eval", tuple(eval_command(job, settings, device)), "evaluated")]
+
+
+def run_steps(
+    job: Job,
+    out: Path,
+    steps: list[Step],
+    *,
+    threads: int | None = None,
+    cwd: str | None = None,
+    say: Callable[[str], None] | None = None,
+    stopping: Callable[[], bool] = lambda: False,
+    cluster_job: bool = False,
+) -> dict:
+    """Run a job's steps in turn, appending their output to the job's log and recording its state
+    (``<out>/logs/<job>.json``) after each; stop at the first that does not succeed.
+
+    Called by the sweep's own threads, or on a cluster node inside a submitit job (``cwd``: the
+    folder the sweep was started in, where relative paths point; ``cluster_job``: see ``_call``).
+    ``threads`` sets OMP_NUM_THREADS for the job where the environment does not.
+    """
+    env = dict(os.environ)
+    if threads is not None and "OMP_NUM_THREADS" not in env:
+        env["OMP_NUM_THREADS"] = str(threads)
+    status = read_status(job, out)
+    for step in steps:
+        if say is not None:
+            say(f"{job.label}: {step.what} on {_device_of(list(step.command))}")
+        began = time.perf_counter()
+        with job.log_path(out).open("a") as log:
+            log.write(f"$ {' '.join(step.command)}\n")
+            log.flush()
+            code = _call(list(step.command), log, env, cwd, own_session=cluster_job)
+        seconds = round(time.perf_counter() - began, 1)
+        status = {**status, f"{step.what}_seconds": seconds, "experiment": job.experiment, "seed": job.seed}
+        if code == Interrupted.exit_code or (code != 0 and stopping()):  # a later sweep resumes it
+            return _record(job, out, {**status, "state": "interrupted"})
+        if code != 0:
+            reason = _last_line(job.log_path(out)) or f"exit code {code}"
+            return _record(job, out, {**status, "state": "failed", "exit_code": code, "reason": reason})
+        status = _record(job, out, {**status, "state": step.done})
+    return status
+
+
+def _call(command: list[str], log: IO[str], env: dict[str, str], cwd: str | None, own_session: bool) -> int:
+    """The command's exit code. In a cluster job's process (``own_session``) the command does not
+    see the signals sent to the job; the first SIGINT is passed on, once, so the run saves a
+    checkpoint and stops as after one Ctrl-C (a second one would kill it before it saved)."""
+    with subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                          start_new_session=own_session) as process:  # fmt: skip
+        try:
+            return process.wait()
+        except KeyboardInterrupt:
+            if not own_session:
+                raise
+            process.send_signal(signal.SIGINT)
+        while True:
+            try:
+                return process.wait()
+            except KeyboardInterrupt:  # more SIGINTs for the job: the run is already stopping
+                continue
+
+
+def _record(job: Job, out: Path, status: dict) -> dict:
+    write_atomic(job.status_path(out), json.dumps(status, indent=2) + "\n")
+    return status
+
+
+class Runner:
+    """Runs jobs on a pool of devices, or submits them to a cluster engine (``cluster``); a job
+    waits for the job it warm-starts from."""
+
+    def __init__(
+        self, settings: Settings, say: Callable[[str], None], cluster: ClusterConfig | None = None
+    ) -> None:
         self.settings = settings
         self.say = say
+        self.cluster = cluster
         self.free = list(settings.devices)
         self.lock = threading.Lock()
         self.finished: dict[Job, threading.Event] = {}
         self.status: dict[Job, dict] = {}
+        self.submitted: list = []  # the Slurm jobs, cancelled on Ctrl-C
         self.stopping = False
+
+    def slots(self, jobs: list[Job]) -> int:
+        """Jobs at once: one per device here; on a cluster, max_parallel (0: every job)."""
+        if self.cluster is None:
+            return len(self.settings.devices)
+        return self.cluster.max_parallel or len(jobs)
 
     def run(self, jobs: list[Job]) -> dict[Job, dict]:
         (self.settings.out / "logs").mkdir(parents=True, exist_ok=True)
         self.finished = {job: threading.Event() for job in jobs}
-        pool = ThreadPoolExecutor(max_workers=len(self.settings.devices))
+        pool = ThreadPoolExecutor(max_workers=max(1, self.slots(jobs)))
         # jobs start in plan order, so a warm-start source has always started before its users wait
         futures = [pool.submit(self._one, job) for job in jobs]
         try:
@@ -166,6 +271,9 @@ class Runner:
         except KeyboardInterrupt:
             # Ctrl-C reached the running jobs too: they save a checkpoint and stop; start no other
             self.stopping = True
+            if self.cluster is not None and self.cluster.engine == "slurm":
+                # local and debug jobs are processes of this terminal: Ctrl-C reached them already
+                self._cancel_submitted()
             pool.shutdown(wait=True, cancel_futures=True)
             raise Interrupted(
                 f"sweep interrupted; running jobs saved a checkpoint (logs in {self.settings.out / 'logs'})."
@@ -179,6 +287,8 @@ class Runner:
             if job.init_from is not None:
                 self.finished[job.init_from].wait()
             self.status[job] = self._work(job)
+            if self.status[job].get("state") == "failed":
+                self.say(f"{job.label}: [red]failed[/]: {self.status[job]['reason']}")
         finally:
             self.finished[job].set()
 
@@ -192,48 +302,60 @@ class Runner:
             return {"state": "not started"}
         source = job.init_from
         if source is not None and self.status.get(source, {}).get("state") not in ("trained", "evaluated"):
-            return self._record(job, {"state": "failed", "reason": f"its warm start {source.label} failed"})
+            return _record(job, out, {"state": "failed", "reason": f"its warm start {source.label} failed"})
+        if self.cluster is not None:
+            return self._submit(job, status)
         with self.lock:
             device = self.free.pop(0)
         try:
-            if status.get("state") != "trained":
-                status = self._step(job, "train", run_command(job, self.settings, device), "trained", status)
-                if status["state"] != "trained":  # failed, or interrupted
-                    return status
-            return self._step(job, "eval", eval_command(job, self.settings, device), "evaluated", status)
+            steps = job_steps(job, self.settings, device, status)
+            return run_steps(
+                job, out, steps, threads=self._threads(), say=self.say, stopping=lambda: self.stopping
+            )
         finally:
             with self.lock:
                 self.free.append(device)
 
-    def _step(self, job: Job, what: str, command: list[str], done: str, status: dict) -> dict:
-        out = self.settings.out
-        self.say(f"{job.label}: {what} on {_device_of(command)}")
-        began = time.perf_counter()
-        with job.log_path(out).open("a") as log:
-            log.write(f"$ {' '.join(command)}\n")
-            log.flush()
-            code = subprocess.call(command, stdout=log, stderr=subprocess.STDOUT, env=self._env())
-        seconds = round(time.perf_counter() - began, 1)
-        status = {**status, f"{what}_seconds": seconds, "experiment": job.experiment, "seed": job.seed}
-        if code == Interrupted.exit_code or (code != 0 and self.stopping):  # a later sweep resumes it
-            return self._record(job, {**status, "state": "interrupted"})
-        if code != 0:
-            reason = _last_line(job.log_path(out)) or f"exit code {code}"
-            return self._record(job, {**status, "state": "failed", "exit_code": code, "reason": reason})
-        return self._record(job, {**status, "state": done})
+    def _submit(self, job: Job, status: dict) -> dict:
+        """The job's steps as one cluster job, on the one device every job names (``auto``: the GPU the
+        cluster gives it); waits for it and returns the state it recorded."""
+        from gancore.tools.cluster import submit
 
-    def _env(self) -> dict[str, str]:
-        env = dict(os.environ)
+        out, cluster = self.settings.out, self.cluster
+        steps = job_steps(job, self.settings, self.settings.devices[0], status)
+        name = f"gan-{job.experiment}-seed-{job.seed}"
+        submitted = submit(cluster, out / "submitit", name, run_steps, job, out, steps,
+                           threads=cluster.cpus_per_job, cwd=os.getcwd(),
+                           cluster_job=cluster.engine != "debug")  # fmt: skip
+        with self.lock:
+            self.submitted.append(submitted)
+        what = " and ".join(step.what for step in steps)
+        self.say(f"{job.label}: {what} submitted to {cluster.engine} as job {submitted.job_id}")
+        try:
+            submitted.result()  # the job records its state itself; this waits for it
+        except Exception as exc:  # the cluster ended it (time limit, cancelled, node failure)
+            # submitit's first line says what happened (its later lines are the job's stderr)
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            recorded = read_status(job, out)
+            if recorded.get("state") in ("evaluated", "failed"):
+                return recorded
+            self.say(f"{job.label}: cluster job {submitted.job_id} ended unfinished ({reason});"
+                     " run the sweep again to continue it")  # fmt: skip
+            return _record(job, out, {**recorded, "state": "interrupted", "reason": reason})
+        return read_status(job, out)
+
+    def _cancel_submitted(self) -> None:
+        with self.lock:
+            for submitted in self.submitted:
+                # one already finished, or an engine gone, has nothing left to stop
+                with contextlib.suppress(Exception):
+                    submitted.cancel(check=False)
+
+    def _threads(self) -> int | None:
         sharing = sum(1 for d in self.settings.devices if d in ("cpu", "auto"))
-        if sharing > 1 and "OMP_NUM_THREADS" not in env:  # jobs sharing the CPU split its cores
-            env["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // sharing))
-        return env
-
-    def _record(self, job: Job, status: dict) -> dict:
-        write_atomic(job.status_path(self.settings.out), json.dumps(status, indent=2) + "\n")
-        if status["state"] == "failed":
-            self.say(f"{job.label}: [red]failed[/]: {status['reason']}")
-        return status
+        if sharing > 1:  # jobs sharing the CPU split its cores
+            return max(1, (os.cpu_count() or 1) // sharing)
+        return None
 
 
 def _device_of(command: list[str]) -> str:

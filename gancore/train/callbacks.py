@@ -1,9 +1,10 @@
 """A run's callbacks outside the step: setting them up, the generator they give to sample, their state.
 
 Inside the step the steps call ``after_critic_step``/``after_generator_step`` themselves; the loop
-calls ``on_start``/``on_epoch_end``/``on_run_end`` through ``notify``. What is saved: each callback's
-``state_dict()`` under ``callback.<name>.``, and the sampled generator's weights (when a callback
-gives one) under ``sampled_generator.``, so ``gan sample`` needs no callback code to use them.
+calls ``on_start``/``on_epoch_end``/``on_run_end``/``on_metrics``/``on_grid`` through ``notify``.
+What is saved: each callback's ``state_dict()`` under ``callback.<name>.``, and the sampled
+generator's weights (when a callback gives one) under ``sampled_generator.``, so ``gan sample``
+needs no callback code to use them.
 """
 
 from __future__ import annotations
@@ -34,10 +35,11 @@ def setup(pipe: Pipeline) -> None:
         pipe.sampled_by, model.sampled_generator = given[0]
 
 
-def notify(pipe: Pipeline, method: str, progress: RunProgress) -> None:
-    """Call ``on_start``, ``on_epoch_end`` or ``on_run_end`` of every callback, in selection order."""
+def notify(pipe: Pipeline, method: str, progress: RunProgress, *what: object) -> None:
+    """Call ``method`` of every callback, in selection order, with the run's progress and ``what``
+    (the metrics row of ``on_metrics``, the picture of ``on_grid``)."""
     for _, callback in pipe.callbacks:
-        getattr(callback, method)(progress)
+        getattr(callback, method)(progress, *what)
 
 
 def state_tensors(pipe: Pipeline) -> tuple[dict[str, Tensor], dict[str, str]]:

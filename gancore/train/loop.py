@@ -171,13 +171,16 @@ class Trainer:
         self.last_saved = step
 
     @torch.no_grad()
-    def save_grid(self, fixed_z: Tensor, epoch: int, fixed_labels: Tensor | None = None) -> None:
+    def save_grid(self, fixed_z: Tensor, epoch: int, done: int, fixed_labels: Tensor | None = None) -> None:
+        """The epoch's grid from the fixed latent batch, saved and shown to the callbacks (``on_grid``)."""
         model = self.pipe.model.for_sampling()  # the generator that is sampled: the live one or an average
         model.generator.eval()
         samples = model.generate(fixed_z, fixed_labels)
         model.generator.train()
         reference = self.data.x[:2000] if model.spec.kind == "points" else None
-        save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
+        picture = save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
+        if self.pipe.callbacks:
+            callbacks.notify(self.pipe, "on_grid", self.progress(done), picture)
 
     def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
         health = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()  # (steps, side, what)
@@ -217,6 +220,8 @@ class Trainer:
         row = {"step": step, "epoch": epoch} | {f"eval/{k}": v for k, v in self.evaluator(samples).items()}
         row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
         self.run.append_metrics(row)
+        if p.callbacks:
+            callbacks.notify(p, "on_metrics", self.progress(step), row)
         return row
 
     def iteration(
@@ -335,12 +340,14 @@ class Trainer:
                 for name, monitor in p.monitors:
                     row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
                 self.run.append_metrics(row)
+                if p.callbacks:  # the row is on the host already: a logger adds no read
+                    callbacks.notify(p, "on_metrics", self.progress(done), row)
                 self.reporter.log(row)
                 clock, clock_step = time.perf_counter(), done
             if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
                 callbacks.notify(p, "on_epoch_end", self.progress(done))
             if end_of_epoch or done == total:
-                self.save_grid(fixed_z, epoch + 1, fixed_labels)
+                self.save_grid(fixed_z, epoch + 1, done, fixed_labels)
             if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
                 self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:

@@ -1,0 +1,1 @@
+"""A TensorBoard logger for gancore runs, as the callback ``tensorboard``."""

@@ -1,0 +1,15 @@
+"""gan-tensorboard registered for a test: its hooks are loaded from the entry point once the package is
+installed, and registered at run time (``register_plugin``) while it is not."""
+
+from __future__ import annotations
+
+import gan_tensorboard.plugin
+import pytest
+
+from gancore.plugins import get_plugin_manager
+
+
+@pytest.fixture
+def tensorboard_plugin(register_plugin) -> None:
+    if not get_plugin_manager().is_registered(gan_tensorboard.plugin):
+        register_plugin(gan_tensorboard.plugin, "gan-tensorboard")
