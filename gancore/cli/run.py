@@ -75,6 +75,17 @@ def explicit_settings(**given: Any) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def _write_failed(exc: OSError, folder: Path | None) -> str:
+    """A read or write that failed mid-run (a full disk ...): what failed, and what is kept."""
+    from gancore.cli.shared import os_error_message
+    from gancore.io.rundir import RunDir
+
+    line = os_error_message(exc)
+    if folder is not None and RunDir(folder).last.is_file():  # checkpoints are replaced atomically
+        line += f"; its last good checkpoint is kept: continue with gan run --resume {folder}"
+    return line
+
+
 def run(
     ctx: typer.Context,
     loss: Opt[str | None, typer.Option(help="adversarial loss (default vanilla)")] = None,
@@ -186,6 +197,7 @@ def run(
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
     reporter = RichReporter(err)
+    folder = resume
     try:
         if resume is not None:
             if config is not None or out is not None or options:
@@ -203,6 +215,8 @@ def run(
 
             folder = out or default_run_path(settings.loss.rpartition(":")[2])  # no plugin: in a folder name
             trainer = runs.start(settings, folder, reporter, registry, run_evaluator)
+    except OSError as exc:
+        raise GancoreError(_write_failed(exc, folder)) from None
     finally:
         if reporter.task is not None:
             reporter.stop()

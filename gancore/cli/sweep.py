@@ -50,7 +50,7 @@ def sweep(
     folders = [job.folder for job in jobs if (job.folder / "config.toml").is_file()]
     failed = [job for job in jobs if status[job].get("state") == "failed"]
     if folders:
-        rows, written = write_report(folders, out / "report")
+        rows, written = write_report(folders, out / "report", replace=True)  # its own report
         wide_out().print(rich_table(rows))
         err.print(f"[green]wrote[/] {written[0]}", highlight=False)
     if failed:

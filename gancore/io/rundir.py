@@ -55,6 +55,8 @@ class RunDir:
 
     def create(self) -> None:
         """Make a new run folder; an existing, non-empty one is never touched."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} is a file, not a folder; choose another --out")
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise ConfigError(
                 f"{self.path} already exists; continue it with --resume {self.path} or choose another --out"
