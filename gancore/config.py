@@ -22,7 +22,6 @@ from gancore.components import OptionSpec
 from gancore.errors import ConfigError, PluginError
 from gancore.plugins import QUALIFIER, Entry, Registry
 
-
 #: ``init_from = "experiment:NAME"`` in a sweep's config: the run of experiment NAME with the same seed
 EXPERIMENT_REF = "experiment:"
 
@@ -165,11 +164,16 @@ class RunConfig:
     init_from: str = _str("")  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
     precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
-    compile: bool = attrs.field(default=False, validator=_switch)  # torch.compile the engine's own generator and critic passes
-    cuda_graphs: bool = attrs.field(default=False, validator=_switch)  # record each epoch's iteration once as a CUDA graph, then replay it
+    compile: bool = attrs.field(
+        default=False, validator=_switch
+    )  # torch.compile the engine's own generator and critic passes
+    cuda_graphs: bool = attrs.field(
+        default=False, validator=_switch
+    )  # record each epoch's iteration once as a CUDA graph, then replay it
     # bookkeeping
     seed: int = attrs.field(default=0, validator=_seed)
     device: str = attrs.field(default="auto", validator=_device)
+    threads: int = attrs.field(default=0, validator=_non_negative_int)  # CPU threads; 0: GANCORE_THREADS or 1
     log_every: int = attrs.field(default=50, validator=_positive_int)
     ckpt_every: int = attrs.field(default=0, validator=_non_negative_int)
     eval_every: int = attrs.field(default=0, validator=_non_negative_int)  # epochs between evaluations
@@ -226,7 +230,9 @@ def read_toml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a folder; give a .toml file (e.g. {path}/NAME.toml)") from None
+        raise ConfigError(
+            f"config file {path} is a folder; give a .toml file (e.g. {path}/NAME.toml)"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -421,7 +427,10 @@ def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; an unavailable device is one ConfigError line."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

@@ -5,7 +5,13 @@ Commands import torch and the engine inside their bodies only, so that `gan --he
 
 from __future__ import annotations
 
+import os
 import sys
+
+# OpenMP's worker threads sleep instead of spinning while they wait: with more threads than free
+# cores (other jobs on the machine) spinning made a run 15x slower; measured in docs/usage.md. Set
+# before torch is imported (the commands import it), and only where the user has not chosen.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import typer
 

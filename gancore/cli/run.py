@@ -138,6 +138,9 @@ def run(
     ] = None,
     seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
+    threads: Opt[
+        int | None, typer.Option(help="CPU threads (default $GANCORE_THREADS, else 1; see docs/usage.md)")
+    ] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
     ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
     eval_every: Opt[
@@ -189,6 +192,7 @@ def run(
         cuda_graphs=cuda_graphs,
         seed=seed,
         device=device,
+        threads=threads,
         log_every=log_every,
         ckpt_every=ckpt_every,
         eval_every=eval_every,

@@ -35,9 +35,8 @@ def sample(
     kept in RUN/samplers/ and reused while the sampler, its options and the checkpoint stay the same.
     A conditional run (its generator takes class labels) draws one class with --class K.
     """
-    from gancore.tools.sampling import draw, write_samples
-
     from gancore.config import SEED_LIMIT
+    from gancore.tools.sampling import draw, write_samples
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
