@@ -38,25 +38,28 @@ def _flag(attribute: attrs.Attribute) -> str:
     return "--" + attribute.name.replace("_", "-")
 
 
-def _number(kind: type, rule: str, test: Any, limit: str = "") -> Any:
+def _number(kind: type, rule: str, test: Any) -> Any:
     """A validator: ``value`` is a ``kind`` (a float key also takes an int; never a bool) and passes
     ``test``; else one line naming the key, the value and what is allowed."""
 
     def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         numeric = (int, float) if kind is float else (int,)
-        typed = isinstance(value, numeric) and not isinstance(value, bool)
-        # a float must be finite: NaN passes no comparison and inf makes every update non-finite
-        if not typed or (kind is float and not math.isfinite(value)) or not test(value):
-            what = "a finite number" if kind is float else "a whole number"
-            raise ValueError(f"{_flag(attribute)} must be {rule or what}{limit}, got {value!r}")
+        if not isinstance(value, numeric) or isinstance(value, bool):
+            what = f"a number ({rule})" if kind is float else rule  # an int's rule says "whole number"
+            raise ValueError(f"{_flag(attribute)} must be {what}, got {value!r}")
+        # NaN passes no comparison and inf makes every update non-finite: neither is a setting
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"{_flag(attribute)} must be a finite number ({rule}), got {value!r}")
+        if not test(value):
+            raise ValueError(f"{_flag(attribute)} must be {rule}, got {value!r}")
 
     return check
 
 
 _positive_int = _number(int, "a positive whole number", lambda x: x > 0)
 _non_negative_int = _number(int, "a whole number >= 0", lambda x: x >= 0)
-_positive = _number(float, "positive", lambda x: x > 0, " (a finite number)")
-_non_negative = _number(float, "a finite number >= 0", lambda x: x >= 0)
+_positive = _number(float, "positive", lambda x: x > 0)
+_non_negative = _number(float, ">= 0", lambda x: x >= 0)
 _beta = _number(float, "in [0, 1)", lambda x: 0 <= x < 1)
 #: torch, numpy and Python's random all take a seed in [0, 2**32): one range that fits them all
 SEED_LIMIT = 2**32
@@ -93,22 +96,19 @@ def _one_of(*choices: str):
 
 
 def _names_tuple(value: Any) -> Any:
-    """A list of names; one name alone (``regs = "gp"``) is a list of one, not of its letters."""
+    """A list of names; one name alone (``regs = "gp"``) is a list of one, not of its letters. A name
+    given twice (``--reg gp --reg gp``) is kept once: a component is applied once, so it is recorded
+    once (and a run recorded twice before this still opens)."""
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list | tuple):
-        return tuple(value)
+        return tuple(dict.fromkeys(value)) if all(isinstance(n, str) for n in value) else tuple(value)
     return value  # refused by _names with the key named
 
 
 def _names(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, tuple) or not all(isinstance(n, str) for n in value):
         raise ValueError(f"{_flag(attribute)} must be a list of names, got {value!r}")
-    repeated = sorted({n for n in value if value.count(n) > 1})
-    if repeated:
-        raise ValueError(
-            f"{_flag(attribute)} names {repeated[0]!r} more than once ({list(value)}); give each once"
-        )
 
 
 def _options(instance: Any, attribute: attrs.Attribute, value: Any) -> None:

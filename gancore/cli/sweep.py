@@ -26,7 +26,7 @@ def sweep(
     n_real: Opt[int, typer.Option(help="real test images in each final evaluation")] = 10_000,
 ) -> None:
     """Train and evaluate every config with every seed, then report mean and spread over seeds."""
-    from gancore.config import make_config
+    from gancore.config import SEED_LIMIT, make_config
     from gancore.tools import sweep as sw
     from gancore.tools.report import rich_table, write_report
 
@@ -34,6 +34,13 @@ def sweep(
         raise GancoreError(f"--seeds must be at least 1, got {seeds}")
     if first_seed < 0:
         raise GancoreError(f"--first-seed must be >= 0, got {first_seed}")
+    if first_seed + seeds > SEED_LIMIT:
+        raise GancoreError(
+            f"--first-seed {first_seed} + --seeds {seeds} passes the last seed, {SEED_LIMIT - 1}"
+        )
+    for name, count in (("eval-samples", eval_samples), ("n-real", n_real)):
+        if count <= 0:
+            raise GancoreError(f"--{name} must be positive, got {count}")
     device_list = tuple(d.strip() for d in devices.split(",") if d.strip())
     if not device_list:
         raise GancoreError("--devices is empty; give e.g. --devices cpu or --devices cuda:0,cuda:1")
