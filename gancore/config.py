@@ -173,7 +173,7 @@ class RunConfig:
     # bookkeeping
     seed: int = attrs.field(default=0, validator=_seed)
     device: str = attrs.field(default="auto", validator=_device)
-    threads: int = attrs.field(default=0, validator=_non_negative_int)  # CPU threads; 0: GANCORE_THREADS or 1
+    threads: int = attrs.field(default=0, validator=_non_negative_int)  # CPU threads; 0: GANCORE_THREADS, else one per core
     log_every: int = attrs.field(default=50, validator=_positive_int)
     ckpt_every: int = attrs.field(default=0, validator=_non_negative_int)
     eval_every: int = attrs.field(default=0, validator=_non_negative_int)  # epochs between evaluations

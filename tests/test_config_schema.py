@@ -56,14 +56,13 @@ def _recorded_threads(run: Path) -> int:
 
 
 def test_threads_default_env_and_flag_are_recorded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     monkeypatch.delenv("GANCORE_THREADS", raising=False)
-    torch.set_num_threads(2)  # one_thread restores the count afterwards
+    torch.set_num_threads(2)  # torch's count (one per core) is the default; one_thread restores it
     assert gan("run", *RING, "--out", tmp_path / "a").exit_code == 0
-    assert _recorded_threads(tmp_path / "a") == 1 and torch.get_num_threads() == 1
-    monkeypatch.setenv("GANCORE_THREADS", "2")
+    assert _recorded_threads(tmp_path / "a") == 2 and torch.get_num_threads() == 2
+    monkeypatch.setenv("GANCORE_THREADS", "1")
     assert gan("run", *RING, "--out", tmp_path / "b").exit_code == 0
-    assert _recorded_threads(tmp_path / "b") == 2 and torch.get_num_threads() == 2
+    assert _recorded_threads(tmp_path / "b") == 1 and torch.get_num_threads() == 1
     assert gan("run", *RING, "--threads", "3", "--out", tmp_path / "c").exit_code == 0
     assert _recorded_threads(tmp_path / "c") == 3 and torch.get_num_threads() == 3
     monkeypatch.setenv("GANCORE_THREADS", "many")
