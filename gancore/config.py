@@ -96,19 +96,22 @@ def _one_of(*choices: str):
 
 
 def _names_tuple(value: Any) -> Any:
-    """A list of names; one name alone (``regs = "gp"``) is a list of one, not of its letters. A name
-    given twice (``--reg gp --reg gp``) is kept once: a component is applied once, so it is recorded
-    once (and a run recorded twice before this still opens)."""
+    """A list of names; one name alone (``regs = "gp"``) is a list of one, not of its letters."""
     if isinstance(value, str):
         return (value,)
     if isinstance(value, list | tuple):
-        return tuple(dict.fromkeys(value)) if all(isinstance(n, str) for n in value) else tuple(value)
+        return tuple(value)
     return value  # refused by _names with the key named
 
 
 def _names(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     if not isinstance(value, tuple) or not all(isinstance(n, str) for n in value):
         raise ValueError(f"{_flag(attribute)} must be a list of names, got {value!r}")
+    # a component is applied once: a second mention would be recorded but do nothing
+    repeated = [n for i, n in enumerate(value) if n in value[:i]]
+    if repeated:
+        flag = "--" + _REPEATED_FLAG.get(attribute.name, attribute.name).replace("_", "-")
+        raise ValueError(f"{flag} {repeated[0]} is given twice; name each component once")
 
 
 def _options(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
@@ -173,7 +176,8 @@ class RunConfig:
     # bookkeeping
     seed: int = attrs.field(default=0, validator=_seed)
     device: str = attrs.field(default="auto", validator=_device)
-    threads: int = attrs.field(default=0, validator=_non_negative_int)  # CPU threads; 0: GANCORE_THREADS, else one per core
+    # CPU threads of training; 0: $GANCORE_THREADS, else torch's count (one per core)
+    threads: int = attrs.field(default=0, validator=_non_negative_int)
     log_every: int = attrs.field(default=50, validator=_positive_int)
     ckpt_every: int = attrs.field(default=0, validator=_non_negative_int)
     eval_every: int = attrs.field(default=0, validator=_non_negative_int)  # epochs between evaluations

@@ -17,12 +17,6 @@ from tests.conftest import gan
 RING = ["--dataset", "ring8", "--device", "cpu", "--steps", "2", "--batch-size", "32"]
 
 
-def test_a_name_given_twice_is_recorded_once(tmp_path: Path) -> None:
-    result = gan("run", *RING, "--reg", "gp", "--reg", "gp", "--out", tmp_path / "run")
-    assert result.exit_code == 0, result.output
-    assert tomllib.loads((tmp_path / "run" / "config.toml").read_text())["regs"] == ["gp"]
-
-
 def test_one_name_is_a_list_of_one_not_of_letters() -> None:
     assert make_config(regs="gp").regs == ("gp",)
     settings = resolve(get_registry(), {"dataset": "ring8", "regs": "gp"}, {})
@@ -38,6 +32,8 @@ def test_one_name_is_a_list_of_one_not_of_letters() -> None:
         ("lr_g", float("inf"), "--lr-g must be a finite number (positive), got inf"),
         ("seed", 2**32, "--seed must be a whole number in [0, 4294967295], got 4294967296"),
         ("regs", [1, 2], "regs (--reg) must be a list of names, got (1, 2)"),
+        ("regs", ["gp", "gp"], "--reg gp is given twice; name each component once"),
+        ("augment", ["x", "x"], "--augment x is given twice"),
         ("options", 5, "options must be a table of component options"),
     ],
 )

@@ -139,7 +139,7 @@ def run(
     seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
     threads: Opt[
-        int | None, typer.Option(help="CPU threads (default $GANCORE_THREADS, else one per core; see docs/usage.md)")
+        int | None, typer.Option(help="CPU threads (default $GANCORE_THREADS, else one per core)")
     ] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
     ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
