@@ -8,6 +8,7 @@ read back to repeat the run.
 
 from __future__ import annotations
 
+import math
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
@@ -21,28 +22,63 @@ from gancore.components import OptionSpec
 from gancore.errors import ConfigError, PluginError
 from gancore.plugins import QUALIFIER, Entry, Registry
 
-v = attrs.validators
-
 #: ``init_from = "experiment:NAME"`` in a sweep's config: the run of experiment NAME with the same seed
 EXPERIMENT_REF = "experiment:"
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not value > 0:
-        raise ValueError(f"--{attribute.name.replace('_', '-')} must be positive, got {value}")
+#: the list keys whose flag is singular and repeated (``regs = ["gp"]`` is ``--reg gp``)
+_REPEATED_FLAG = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback",
+                  "schedules": "schedule"}  # fmt: skip
 
 
-def _non_negative(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if value < 0:
-        raise ValueError(f"--{attribute.name.replace('_', '-')} must be >= 0, got {value}")
+def _flag(attribute: attrs.Attribute) -> str:
+    """The key as a flag: the TOML key ``lr_d`` is the flag ``--lr-d``; ``regs`` is ``regs (--reg)``."""
+    if attribute.name in _REPEATED_FLAG:
+        return f"{attribute.name} (--{_REPEATED_FLAG[attribute.name]})"
+    return "--" + attribute.name.replace("_", "-")
 
 
-def _beta(instance: Any, attribute: attrs.Attribute, value: float) -> None:
-    if not 0 <= value < 1:
-        raise ValueError(f"--{attribute.name.replace('_', '-')} must be in [0, 1), got {value}")
+def _number(kind: type, rule: str, test: Any) -> Any:
+    """A validator: ``value`` is a ``kind`` (a float key also takes an int; never a bool) and passes
+    ``test``; else one line naming the key, the value and what is allowed."""
+
+    def check(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+        numeric = (int, float) if kind is float else (int,)
+        if not isinstance(value, numeric) or isinstance(value, bool):
+            what = f"a number ({rule})" if kind is float else rule  # an int's rule says "whole number"
+            raise ValueError(f"{_flag(attribute)} must be {what}, got {value!r}")
+        # NaN passes no comparison and inf makes every update non-finite: neither is a setting
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"{_flag(attribute)} must be a finite number ({rule}), got {value!r}")
+        if not test(value):
+            raise ValueError(f"{_flag(attribute)} must be {rule}, got {value!r}")
+
+    return check
+
+
+_positive_int = _number(int, "a positive whole number", lambda x: x > 0)
+_non_negative_int = _number(int, "a whole number >= 0", lambda x: x >= 0)
+_positive = _number(float, "positive", lambda x: x > 0)
+_non_negative = _number(float, ">= 0", lambda x: x >= 0)
+_beta = _number(float, "in [0, 1)", lambda x: 0 <= x < 1)
+#: torch, numpy and Python's random all take a seed in [0, 2**32): one range that fits them all
+SEED_LIMIT = 2**32
+_seed = _number(int, f"a whole number in [0, {SEED_LIMIT - 1}]", lambda x: 0 <= x < SEED_LIMIT)
+
+
+def _text(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, str):
+        raise ValueError(f"{_flag(attribute)} must be a text (a name), got {value!r}")
+
+
+def _switch(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    # strictly a bool: the TOML string "no" must never turn a switch on
+    if not isinstance(value, bool):
+        raise ValueError(f"{_flag(attribute)} must be true or false, got {value!r}")
 
 
 def _device(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    _text(instance, attribute, value)
     if value == "auto":
         return
     try:
@@ -53,15 +89,44 @@ def _device(instance: Any, attribute: attrs.Attribute, value: str) -> None:
 
 def _one_of(*choices: str):
     def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-        if value not in choices:
-            flag = "--" + attribute.name.replace("_", "-")
-            raise ValueError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
+        if not isinstance(value, str) or value not in choices:
+            raise ValueError(f"{_flag(attribute)} must be one of {', '.join(choices)}; got {value!r}")
 
     return check
 
 
-_names = v.deep_iterable(v.instance_of(str), v.instance_of(tuple))
-_tuple = attrs.field(factory=tuple, converter=tuple, validator=_names)
+def _names_tuple(value: Any) -> Any:
+    """A list of names; one name alone (``regs = "gp"``) is a list of one, not of its letters."""
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return value  # refused by _names with the key named
+
+
+def _names(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(n, str) for n in value):
+        raise ValueError(f"{_flag(attribute)} must be a list of names, got {value!r}")
+    # a component is applied once: a second mention would be recorded but do nothing
+    repeated = [n for i, n in enumerate(value) if n in value[:i]]
+    if repeated:
+        flag = "--" + _REPEATED_FLAG.get(attribute.name, attribute.name).replace("_", "-")
+        raise ValueError(f"{flag} {repeated[0]} is given twice; name each component once")
+
+
+def _options(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
+    if not isinstance(value, dict) or not all(isinstance(k, str) for k in value):
+        raise ValueError(
+            f"options must be a table of component options ([options] in TOML, e.g. dropout = 0.3),"
+            f" got {value!r}"
+        )
+
+
+_tuple = attrs.field(factory=tuple, converter=_names_tuple, validator=_names)
+
+
+def _str(default: str) -> Any:
+    return attrs.field(default=default, validator=_text)
 
 
 @attrs.frozen(kw_only=True)
@@ -69,25 +134,25 @@ class RunConfig:
     """Every setting of a training run. Field names are the TOML keys and the flags (``_`` -> ``-``)."""
 
     # the pipeline, by component name
-    dataset: str = "mnist"
-    loss: str = "vanilla"
-    generator: str = "mlp"
-    critic: str = "mlp"
-    critic_step: str = "plain"
+    dataset: str = _str("mnist")
+    loss: str = _str("vanilla")
+    generator: str = _str("mlp")
+    critic: str = _str("mlp")
+    critic_step: str = _str("plain")
     regs: tuple[str, ...] = _tuple
     weightings: tuple[str, ...] = _tuple  # per-sample weights on the losses (top-k ...)
     monitors: tuple[str, ...] = _tuple
     callbacks: tuple[str, ...] = _tuple  # called at fixed points of the run (EMA of the generator ...)
     augment: tuple[str, ...] = _tuple
     schedules: tuple[str, ...] = _tuple  # OPTION=+DELTA/Nep: per-epoch changes of component options
-    prior: str = "normal"
-    sampler: str = "plain"
+    prior: str = _str("normal")
+    sampler: str = _str("plain")
     # data and length
-    data_dir: str = ""
-    latent_dim: int = attrs.field(default=100, validator=_positive)
-    batch_size: int = attrs.field(default=64, validator=_positive)
-    epochs: int = attrs.field(default=10, validator=_non_negative)
-    steps: int = attrs.field(default=0, validator=_non_negative)
+    data_dir: str = _str("")
+    latent_dim: int = attrs.field(default=100, validator=_positive_int)
+    batch_size: int = attrs.field(default=64, validator=_positive_int)
+    epochs: int = attrs.field(default=10, validator=_non_negative_int)
+    steps: int = attrs.field(default=0, validator=_non_negative_int)
     # optimisation
     optimizer: str = attrs.field(default="adam", validator=_one_of("adam", "rmsprop", "sgd"))
     lr_g: float = attrs.field(default=2e-4, validator=_positive)
@@ -96,22 +161,28 @@ class RunConfig:
     beta2: float = attrs.field(default=0.999, validator=_beta)
     weight_decay_d: float = attrs.field(default=0.0, validator=_non_negative)
     clip_grad: float = attrs.field(default=0.0, validator=_non_negative)
-    n_critic: int = attrs.field(default=1, validator=_positive)
-    n_gen: int = attrs.field(default=1, validator=_positive)
-    lr_schedule: str = "constant"  # how the learning rates change over epochs (a component)
-    init_from: str = ""  # warm start: a run folder (its last checkpoint) or a checkpoint file
+    n_critic: int = attrs.field(default=1, validator=_positive_int)
+    n_gen: int = attrs.field(default=1, validator=_positive_int)
+    lr_schedule: str = _str("constant")  # how the learning rates change over epochs (a component)
+    init_from: str = _str("")  # warm start: a run folder (its last checkpoint) or a checkpoint file
     # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
     precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
-    compile: bool = False  # torch.compile the engine's own generator and critic passes
-    cuda_graphs: bool = False  # record each epoch's iteration once as a CUDA graph, then replay it
+    compile: bool = attrs.field(
+        default=False, validator=_switch
+    )  # torch.compile the engine's own generator and critic passes
+    cuda_graphs: bool = attrs.field(
+        default=False, validator=_switch
+    )  # record each epoch's iteration once as a CUDA graph, then replay it
     # bookkeeping
-    seed: int = 0
+    seed: int = attrs.field(default=0, validator=_seed)
     device: str = attrs.field(default="auto", validator=_device)
-    log_every: int = attrs.field(default=50, validator=_positive)
-    ckpt_every: int = attrs.field(default=0, validator=_non_negative)
-    eval_every: int = attrs.field(default=0, validator=_non_negative)  # epochs between evaluations
-    eval_samples: int = attrs.field(default=10_000, validator=_positive)
-    options: dict[str, Any] = attrs.field(factory=dict)
+    # CPU threads of training; 0: $GANCORE_THREADS, else torch's count (one per core)
+    threads: int = attrs.field(default=0, validator=_non_negative_int)
+    log_every: int = attrs.field(default=50, validator=_positive_int)
+    ckpt_every: int = attrs.field(default=0, validator=_non_negative_int)
+    eval_every: int = attrs.field(default=0, validator=_non_negative_int)  # epochs between evaluations
+    eval_samples: int = attrs.field(default=10_000, validator=_positive_int)
+    options: dict[str, Any] = attrs.field(factory=dict, validator=_options)
 
     def to_toml(self, plugins: dict[str, str] | None = None) -> str:
         data = attrs.asdict(self, recurse=False)
@@ -162,6 +233,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text())
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(
+            f"config file {path} is a folder; give a .toml file (e.g. {path}/NAME.toml)"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
     for key in IGNORED_FILE_KEYS:
@@ -170,6 +247,10 @@ def read_toml(path: Path) -> dict[str, Any]:
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
         raise ConfigError(f"unknown key {unknown[0]!r} in {path}; known keys: {', '.join(FIELDS)}")
+    try:
+        make_config(**data)  # every value's type and range, before anything uses the file
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return data
 
 
@@ -205,9 +286,10 @@ def selected(settings: dict[str, Any] | RunConfig) -> list[tuple[str, str]]:
 
 def resolve(registry: Registry, explicit: dict[str, Any], explicit_options: dict[str, Any]) -> RunConfig:
     """Defaults, then component recommendations, then what the user set explicitly."""
+    make_config(**{**explicit, "options": explicit_options})  # types and ranges of what the user gave, first
     settings = {name: f.default for name, f in FIELDS.items() if f.default is not attrs.NOTHING}
     settings.update({k: [] for k in LIST_KEYS})
-    settings.update({k: list(v) if k in LIST_KEYS else v for k, v in explicit.items()})
+    settings.update({k: list(_names_tuple(v)) if k in LIST_KEYS else v for k, v in explicit.items()})
     recommended_options: dict[str, Any] = {}
     for key, kind in SELECTIONS:
         value = settings[key]
@@ -330,18 +412,29 @@ def coerce_option(spec: OptionSpec, value: Any) -> Any:
             if text in _TRUE | _FALSE:
                 return text in _TRUE
             raise ValueError
+        if spec.type in (int, float) and isinstance(value, bool):
+            raise ValueError  # int(True) is 1: a TOML ``true`` is no number
         if spec.type is int and isinstance(value, float):
             raise ValueError
-        return spec.type(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{spec.flag} expects a {spec.type.__name__}, got {value!r}") from None
+        if spec.type is str and not isinstance(value, str):
+            raise ValueError  # str(5) would pass anything as a name
+        converted = spec.type(value)
+        if spec.type is float and not math.isfinite(converted):
+            raise ValueError
+        return converted
+    except (TypeError, ValueError, OverflowError):
+        what = "finite float" if spec.type is float else spec.type.__name__
+        raise ConfigError(f"{spec.flag} expects a {what}, got {value!r}") from None
 
 
 def resolve_device(name: str) -> torch.device:
     """``auto`` picks CUDA when present; an unavailable device is one ConfigError line."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"--device {name}: no CUDA device is available here; use --device cpu")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():

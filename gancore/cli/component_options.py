@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
 import typer.main
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 try:  # typer vendors click from 0.20 on; earlier versions used click itself
     from typer._click.exceptions import UsageError
@@ -38,6 +38,32 @@ GIVEN = "gancore.component_options"
 _PREFIX = "component_option__"
 
 Owners = list[tuple["Entry", "OptionSpec"]]
+
+
+class OneLineCommand(TyperCommand):
+    """A command whose bad flags, values and missing arguments are one line, not a usage panel."""
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            raise fail(exc.format_message(), 2) from None
+
+
+class OneLineGroup(TyperGroup):
+    """A command group (`gan`, `gan plugins`) whose unknown command is one line, not a usage panel."""
+
+    def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except UsageError as exc:
+            raise fail(exc.format_message(), 2) from None
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except UsageError as exc:
+            raise fail(exc.format_message(), 2) from None
 
 
 class ComponentCommand(TyperCommand):

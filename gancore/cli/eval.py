@@ -83,6 +83,7 @@ def eval_command(
     from gancore.cli.component_options import GIVEN
     from gancore.cli.shared import err
     from gancore.cli.shared import out as stdout
+    from gancore.config import SEED_LIMIT
     from gancore.errors import ConfigError
     from gancore.eval.evaluate import (
         CLASS_ACCURACY,
@@ -97,6 +98,10 @@ def eval_command(
 
     if n is not None and n <= 0:
         raise ConfigError(f"-n must be positive, got {n}")
+    if n_real <= 0:
+        raise ConfigError(f"--n-real must be positive, got {n_real}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise ConfigError(f"--seed must be a whole number in [0, {SEED_LIMIT - 1}], got {seed}")
     if real == (target is not None):
         raise ConfigError("give a run folder or an .npz file to evaluate, or --real for the floor (not both)")
     sampler_options = ctx.meta.get(GIVEN, {})

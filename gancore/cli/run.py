@@ -75,6 +75,17 @@ def explicit_settings(**given: Any) -> dict[str, Any]:
     return {key: value for key, value in given.items() if value is not None}
 
 
+def _write_failed(exc: OSError, folder: Path | None) -> str:
+    """A read or write that failed mid-run (a full disk ...): what failed, and what is kept."""
+    from gancore.cli.shared import os_error_message
+    from gancore.io.rundir import RunDir
+
+    line = os_error_message(exc)
+    if folder is not None and RunDir(folder).last.is_file():  # checkpoints are replaced atomically
+        line += f"; its last good checkpoint is kept: continue with gan run --resume {folder}"
+    return line
+
+
 def run(
     ctx: typer.Context,
     loss: Opt[str | None, typer.Option(help="adversarial loss (default vanilla)")] = None,
@@ -127,6 +138,9 @@ def run(
     ] = None,
     seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
     device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
+    threads: Opt[
+        int | None, typer.Option(help="CPU threads (default $GANCORE_THREADS, else one per core)")
+    ] = None,
     log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
     ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
     eval_every: Opt[
@@ -178,6 +192,7 @@ def run(
         cuda_graphs=cuda_graphs,
         seed=seed,
         device=device,
+        threads=threads,
         log_every=log_every,
         ckpt_every=ckpt_every,
         eval_every=eval_every,
@@ -186,6 +201,7 @@ def run(
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
     reporter = RichReporter(err)
+    folder = resume
     try:
         if resume is not None:
             if config is not None or out is not None or options:
@@ -203,6 +219,8 @@ def run(
 
             folder = out or default_run_path(settings.loss.rpartition(":")[2])  # no plugin: in a folder name
             trainer = runs.start(settings, folder, reporter, registry, run_evaluator)
+    except OSError as exc:
+        raise GancoreError(_write_failed(exc, folder)) from None
     finally:
         if reporter.task is not None:
             reporter.stop()

@@ -35,10 +35,15 @@ def sample(
     kept in RUN/samplers/ and reused while the sampler, its options and the checkpoint stay the same.
     A conditional run (its generator takes class labels) draws one class with --class K.
     """
+    from gancore.config import SEED_LIMIT
     from gancore.tools.sampling import draw, write_samples
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
+    if batch_size <= 0:
+        raise GancoreError(f"--batch-size must be a positive whole number, got {batch_size}")
+    if not 0 <= seed < SEED_LIMIT:
+        raise GancoreError(f"--seed must be a whole number in [0, {SEED_LIMIT - 1}], got {seed}")
     options = ctx.meta.get(GIVEN, {})
     samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live, options, label)
     written = write_samples(samples, out, grid)

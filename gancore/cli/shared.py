@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import os
 import traceback
@@ -45,6 +46,10 @@ def reports_errors(command):
             raise
         except InterruptedTwice:
             raise fail("interrupted twice: stopped without saving", 130) from None
+        except OSError as exc:  # a read-only folder, a full disk, a file where a folder belongs
+            if os.environ.get("GANCORE_DEBUG"):
+                traceback.print_exc()
+            raise fail(os_error_message(exc), 2) from None
         except KeyboardInterrupt:  # before training began, or in a command that saves nothing
             raise fail("interrupted; nothing was saved", 130) from None
         except Exception as exc:
@@ -58,6 +63,26 @@ def reports_errors(command):
             raise fail(f"{PluginFailed(plugin, exc)} (GANCORE_DEBUG=1 shows the traceback)", 1) from None
 
     return wrapper
+
+
+_OS_ERROR_FIXES = {
+    errno.ENOSPC: "free some disk space, or write elsewhere",
+    errno.EDQUOT: "free some of your disk quota, or write elsewhere",
+    errno.EACCES: "check the folder's permissions, or write elsewhere",
+    errno.EPERM: "the file or folder is protected (immutable?); write elsewhere",
+    errno.EROFS: "the file system is read-only; write elsewhere",
+    errno.ENOTDIR: "a file is in the way where a folder is needed; move it or choose another path",
+    errno.EISDIR: "a folder is in the way where a file is needed; choose a file path",
+    errno.EEXIST: "something is in the way; move it or choose another path",
+}
+
+
+def os_error_message(exc: OSError) -> str:
+    """One line for a failed read or write: what, where, and what to do about it."""
+    where = exc.filename if exc.filename is not None else "a file"
+    reason = exc.strerror or str(exc)
+    fix = _OS_ERROR_FIXES.get(exc.errno, "check the path, its permissions and the free space")
+    return f"cannot use {where}: {reason}; {fix}"
 
 
 def wide_out() -> Console:

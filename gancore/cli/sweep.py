@@ -40,7 +40,7 @@ def sweep(
     ] = None,
 ) -> None:
     """Train and evaluate every config with every seed, then report mean and spread over seeds."""
-    from gancore.config import make_config
+    from gancore.config import SEED_LIMIT, make_config
     from gancore.tools import sweep as sw
     from gancore.tools.report import rich_table, write_report
 
@@ -48,6 +48,13 @@ def sweep(
         raise GancoreError(f"--seeds must be at least 1, got {seeds}")
     if first_seed < 0:
         raise GancoreError(f"--first-seed must be >= 0, got {first_seed}")
+    if first_seed + seeds > SEED_LIMIT:
+        raise GancoreError(
+            f"--first-seed {first_seed} + --seeds {seeds} passes the last seed, {SEED_LIMIT - 1}"
+        )
+    for name, count in (("eval-samples", eval_samples), ("n-real", n_real)):
+        if count <= 0:
+            raise GancoreError(f"--{name} must be positive, got {count}")
     device_list = tuple(d.strip() for d in devices.split(",") if d.strip())
     if not device_list:
         raise GancoreError("--devices is empty; give e.g. --devices cpu or --devices cuda:0,cuda:1")
@@ -84,7 +91,7 @@ def sweep(
     folders = [job.folder for job in jobs if (job.folder / "config.toml").is_file()]
     failed = [job for job in jobs if status[job].get("state") == "failed"]
     if folders:
-        rows, written = write_report(folders, out / "report")
+        rows, written = write_report(folders, out / "report", replace=True)  # its own report
         wide_out().print(rich_table(rows))
         err.print(f"[green]wrote[/] {written[0]}", highlight=False)
     if failed:

@@ -183,8 +183,15 @@ def read_npz(path: Path) -> np.ndarray:
                 raise ConfigError(
                     f"{path} holds {len(keys)} arrays ({listed}); give an .npz with exactly one"
                 )
-            return npz[keys[0]]
+            array = npz[keys[0]]
     except ConfigError:
         raise
     except Exception as exc:
         raise ConfigError(f"{path} is not a readable .npz file ({type(exc).__name__})") from None
+    # samples are float (pixels in [-1, 1], or points) or uint8 pixels; anything else has no scale
+    if array.dtype.kind != "f" and array.dtype != np.uint8:
+        raise ConfigError(
+            f"{path} holds samples of type {array.dtype}; give float samples (pixels in [-1, 1],"
+            " or points) or uint8 pixels in [0, 255]"
+        )
+    return array

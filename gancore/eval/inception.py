@@ -1,10 +1,11 @@
 """`--features inception`: the standard FID Inception-v3 (pool3, 2048 features), for comparison with
 published numbers. gancore ships no Inception weights (92 MB, and not ours); it uses
 
-- a weights file the user gives with ``--inception-weights``: either the TorchScript
-  ``inception-2015-12-05.pt`` of StyleGAN2-ADA/StyleGAN3, or the state dict
-  ``pt_inception-2015-12-05-6726825d.pth`` of pytorch-fid (which then must be installed, for the
-  network definition);
+- a weights file the user gives with ``--inception-weights``: pytorch-fid's state dict
+  ``pt_inception-2015-12-05-6726825d.pth`` (read with ``torch.load(weights_only=True)``), or the same
+  tensors saved as ``.safetensors``; pytorch-fid must be installed, for the network definition.
+  Weights only: a TorchScript file (StyleGAN's ``inception-2015-12-05.pt``) is refused, because
+  loading one runs the code stored in it;
 - or pytorch-fid's own loader, which reads torch's hub cache and downloads when online.
 
 Anything else is one line saying what to supply (exit 2).
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import warnings
 from pathlib import Path
 
 import torch
@@ -26,22 +26,9 @@ from gancore.eval.features import FeatureNet, sha256_of
 NAME = "inception-v3-fid"
 HOW = (
     "--features inception needs the FID Inception-v3 weights: pass --inception-weights FILE"
-    " (the TorchScript inception-2015-12-05.pt, or pt_inception-2015-12-05-6726825d.pth with"
+    " (pytorch-fid's pt_inception-2015-12-05-6726825d.pth, or its tensors as .safetensors, with"
     " `pip install pytorch-fid`), or install pytorch-fid on a machine that can download them"
 )
-
-
-class _TorchScriptInception(nn.Module):
-    """StyleGAN's detector: takes [0, 255] RGB of any size, resizes to 299 itself."""
-
-    def __init__(self, detector: torch.jit.ScriptModule) -> None:
-        super().__init__()
-        self.detector = detector
-        self.anchor = nn.Parameter(torch.zeros(()), requires_grad=False)  # carries the device
-
-    def embed(self, x: Tensor) -> tuple[Tensor, None]:
-        rgb = x.add(1).mul(127.5).expand(-1, 3, -1, -1)
-        return self.detector(rgb, return_features=True).float(), None
 
 
 class _PytorchFidInception(nn.Module):
@@ -71,7 +58,7 @@ def _pytorch_fid(weights: Path | None) -> tuple[nn.Module, Path | None]:
         return model, cached if cached.is_file() else None
     # pytorch-fid always fetches its weights by URL; hand it the user's file instead
     original = pfi.load_state_dict_from_url
-    pfi.load_state_dict_from_url = lambda *a, **k: torch.load(weights, map_location="cpu", weights_only=True)
+    pfi.load_state_dict_from_url = lambda *a, **k: _state_dict(weights)
     try:
         model = pfi.InceptionV3([pfi.InceptionV3.BLOCK_INDEX_BY_DIM[2048]])
     except Exception as exc:
@@ -80,6 +67,15 @@ def _pytorch_fid(weights: Path | None) -> tuple[nn.Module, Path | None]:
     finally:
         pfi.load_state_dict_from_url = original
     return model, weights
+
+
+def _state_dict(weights: Path) -> dict[str, Tensor]:
+    """Tensors only, never code: safetensors, or torch's zip format read with ``weights_only``."""
+    if weights.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(weights))
+    return torch.load(weights, map_location="cpu", weights_only=True)
 
 
 _LOADED: dict[tuple[str, str], FeatureNet] = {}
@@ -93,17 +89,8 @@ def load(weights: str | Path | None, device: torch.device) -> FeatureNet:
     key = (sha256_of(path) if path is not None else "", str(device))
     if key in _LOADED:
         return _LOADED[key]
-    model: nn.Module | None = None
-    if path is not None:
-        try:
-            with warnings.catch_warnings():  # torch deprecates TorchScript; the file format is what it is
-                warnings.simplefilter("ignore", FutureWarning)
-                model = _TorchScriptInception(torch.jit.load(str(path), map_location="cpu"))
-        except Exception:
-            model = None  # not TorchScript: try it as pytorch-fid's state dict
-    if model is None:
-        network, path = _pytorch_fid(path)
-        model = _PytorchFidInception(network)
+    network, path = _pytorch_fid(path)
+    model = _PytorchFidInception(network)
     model.eval().requires_grad_(False).to(device)
     sha = sha256_of(path) if path is not None else "unknown"
     _LOADED[key] = FeatureNet(NAME, sha, model, None, (3, 299, 299), max_batch=100)

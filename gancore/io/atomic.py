@@ -16,9 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+
+from safetensors import SafetensorError
 
 
 def temporary_name(path: Path) -> Path:
@@ -58,8 +61,25 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
         os.replace(tmp, target)
         if fsync:
             _sync_folder(target.parent)
+    except (OSError, SafetensorError) as exc:
+        failure = _os_error(exc, target)
+        if failure is None:
+            raise
+        raise failure from exc
     finally:
         tmp.unlink(missing_ok=True)  # gone already after a successful replace
+
+
+def _os_error(exc: Exception, target: Path) -> OSError | None:
+    """A failed write as an OSError naming the target, not the hidden temporary (the user never
+    sees that name); safetensors' Rust writer reports a full disk as ``... (os error 28)``."""
+    if isinstance(exc, OSError):
+        return type(exc)(exc.errno, exc.strerror or str(exc), str(target))
+    found = re.search(r"os error (\d+)", str(exc))
+    if found is None:
+        return None
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code), str(target))
 
 
 def write_atomic(path: str | os.PathLike[str], data: str | bytes, *, fsync: bool = True) -> None:

@@ -33,11 +33,32 @@ def load_torchvision_images(name: str, root: Path, train: bool) -> tuple[Tensor,
     import torchvision.datasets as tvd
 
     cls = {"MNIST": tvd.MNIST, "FashionMNIST": tvd.FashionMNIST}[name]
+    files = [root / name / "raw" / Path(url).name.removesuffix(".gz") for url, _ in cls.resources]
     try:
         ds = cls(str(root), train=train, download=False)
-    except RuntimeError:
-        ds = _download(cls, name, root, train)
+    except Exception:  # torchvision says "not found" for a truncated file, AssertionError for garbage
+        if not all(f.is_file() for f in files):
+            ds = _download(cls, name, root, train)
+        else:
+            raise DataError(_corrupt(name, files)) from None
     return ds.data.unsqueeze(1).contiguous(), ds.targets.long()
+
+
+def _corrupt(name: str, files: list[Path]) -> str:
+    """One line naming the IDX file that does not parse, and the two ways to fix it."""
+    from torchvision.datasets.mnist import read_sn3_pascalvincent_tensor
+
+    bad, reason = files[0], "unreadable"
+    for path in files:
+        try:
+            read_sn3_pascalvincent_tensor(str(path), strict=False)
+        except Exception as exc:
+            bad, reason = path, "truncated" if isinstance(exc, RuntimeError) else "not an IDX file"
+            break
+    return (
+        f"{name} file {bad} is corrupt ({reason}): delete it to download it again, or point"
+        f" --data-dir or GANCORE_DATA at a folder holding good {name}/raw files"
+    )
 
 
 def _download(cls: type, name: str, root: Path, train: bool):

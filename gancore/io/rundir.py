@@ -74,6 +74,8 @@ class RunDir:
 
     def create(self) -> None:
         """Make a new run folder; an existing, non-empty one is never touched."""
+        if self.path.exists() and not self.path.is_dir():
+            raise ConfigError(f"--out {self.path} is a file, not a folder; choose another --out")
         if self.taken():
             raise ConfigError(
                 f"{self.path} already exists; continue it with --resume {self.path} or choose another --out"

@@ -292,8 +292,17 @@ def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
     return written
 
 
-def write_report(paths: list[Path], out: Path) -> tuple[list[dict[str, str]], list[Path]]:
-    """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots."""
+def write_report(
+    paths: list[Path], out: Path, replace: bool = False
+) -> tuple[list[dict[str, str]], list[Path]]:
+    """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots; an existing
+    report there is replaced only with ``replace`` (a sweep refreshing its own report)."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--out {out} is a file, not a folder; choose another --out")
+    if (out / "report.md").exists() and not replace:
+        raise ConfigError(
+            f"{out / 'report.md'} already exists; choose another --out, or pass --force to replace it"
+        )
     groups = group([summarize(p) for p in find_runs(paths)])
     rows = table(groups)
     out.mkdir(parents=True, exist_ok=True)

@@ -27,7 +27,7 @@ from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
-from gancore.train import callbacks, graphs, schedule
+from gancore.train import callbacks, graphs, schedule, threads
 from gancore.train.loop import (
     STATS,
     Evaluator,
@@ -52,7 +52,7 @@ from gancore.train.pipeline import (
 #: bookkeeping); everything else is fixed by its config.toml
 RESUMABLE = (
     "steps", "epochs", "device", "compile", "cuda_graphs",
-    "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples",
+    "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples", "threads",
 )  # fmt: skip
 
 
@@ -69,6 +69,7 @@ def make_trainer(
     evaluators: EvaluatorFactory | None = None,
 ) -> Trainer:
     """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
+    threads.apply(threads.choose(config.threads))
     device = resolve_device(config.device)
     if config.cuda_graphs:
         graphs.check_device(device)
@@ -101,6 +102,7 @@ def start(
 ) -> Trainer:
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
+    config = attrs.evolve(config, threads=threads.choose(config.threads))  # the number, recorded
     run = RunDir(out)
     if run.taken():
         run.create()  # raises the "already exists" error before any work is done
@@ -221,6 +223,7 @@ def resume(
         if "epochs" in overrides and "steps" not in overrides:
             overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
         config = attrs.evolve(config, **overrides)
+        config = attrs.evolve(config, threads=threads.choose(config.threads))
         source = resume_checkpoint(run)
         trainer = make_trainer(
             config,

@@ -281,6 +281,7 @@ EVERY_FLAG = [
     ("--ckpt-every", "17", "ckpt_every", 17),
     ("--eval-every", "19", "eval_every", 19),
     ("--eval-samples", "23", "eval_samples", 23),
+    ("--threads", "2", "threads", 2),
 ]
 
 

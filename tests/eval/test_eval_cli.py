@@ -108,22 +108,28 @@ class _FakeDetector(torch.nn.Module):
     """StyleGAN's detector interface: [0, 255] RGB in, features out with return_features=True."""
 
     def forward(self, x: torch.Tensor, return_features: bool = False) -> torch.Tensor:
-        assert x.shape[1] == 3
         return torch.nn.functional.adaptive_avg_pool2d(x / 255, 4).flatten(1)
 
 
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:FutureWarning")
-def test_inception_from_a_torchscript_file(samples_npz: Path, tiny_mnist: Path, tmp_path: Path) -> None:
+def test_inception_weights_never_load_code(
+    samples_npz: Path, tiny_mnist: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TorchScript file carries code: it is refused in one line, and torch.jit.load is never called."""
     weights = tmp_path / "inception-2015-12-05.pt"
     torch.jit.script(_FakeDetector()).save(str(weights))
+
+    def forbidden(*args: object, **kwargs: object) -> None:
+        raise AssertionError("torch.jit.load was called on --inception-weights")
+
+    monkeypatch.setattr(torch.jit, "load", forbidden)
     code, output = gan(
         "eval", samples_npz, "--features", "inception", "--inception-weights", weights,
         "--n-real", 100, "--data-dir", tiny_mnist, "--json",
     )  # fmt: skip
-    assert code == 0, output
-    result = json.loads(output[output.index("{") : output.rindex("}") + 1])
-    assert result["feature_net"] == "inception-v3-fid" and result["classifier"] == "mnist-cnn"
-    assert result["classes_covered"] is not None
+    assert code == 2 and "AssertionError" not in output
+    line = _one_error_line(output)
+    assert "pytorch-fid" in line
 
 
 def test_evaluator_list_and_refusals(tmp_path: Path) -> None:

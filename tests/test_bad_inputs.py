@@ -1,0 +1,238 @@
+"""Bad input to every command: exit code 2, one line on stderr, no traceback, and nothing created,
+changed or removed in the folders around it (a snapshot of the tree before and after).
+
+One small world is made once for the module (a trained toy run, configs, sample files, a broken
+MNIST folder); every case runs `gan` in this process on it, with the world as the working folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from tests.conftest import blobs, write_idx
+
+RING = ["--dataset", "ring8", "--device", "cpu", "--steps", "3"]
+#: TOML files of the world: name -> text (each a run config with one bad value, unless named good)
+CONFIGS = {
+    "good": 'dataset = "ring8"\ndevice = "cpu"\nsteps = 3\nbatch_size = 32\n',
+    "steps-float": "steps = 20.5\n",
+    "epochs-float": "epochs = 0.01\n",
+    "loss-number": "loss = 5\n",
+    "seed-text": 'seed = "one"\n',
+    "seed-huge": "seed = 9223372036854775807\n",
+    "seed-negative": "seed = -1\n",
+    "options-number": "options = 5\n",
+    "options-bad-value": '[options]\ndropout = "high"\n',
+    "options-nan": "[options]\ndropout = nan\n",
+    "options-unknown": "[options]\nno_such_option = 1\n",
+    "batch-text": 'batch_size = "abc"\n',
+    "compile-text": 'compile = "no"\n',
+    "cuda-graphs-number": "cuda_graphs = 1\n",
+    "regs-twice": 'regs = ["gp", "gp"]\n',
+    "regs-numbers": "regs = [1, 2]\n",
+    "lr-nan": "lr_g = nan\n",
+    "lr-inf": "lr_d = inf\n",
+    "wd-negative": "weight_decay_d = -1.0\n",
+    "clip-nan": "clip_grad = nan\n",
+    "beta-one": "beta1 = 1.0\n",
+    "device-number": "device = 5\n",
+    "latent-bool": "latent_dim = true\n",
+    "unknown-key": 'lossx = "vanilla"\n',
+    "not-toml": "loss = \n",
+    "monitor-unknown": 'dataset = "ring8"\nmonitors = "no-such-monitor"\n',
+}
+
+#: (id, argv, a piece the one line must hold); paths are relative to the world
+CASES: list[tuple[str, list[str], str]] = [
+    *[
+        (f"run-config-{name}", ["run", "--config", f"{name}.toml", "--out", "new-run"], "")
+        for name in CONFIGS
+        if name != "good"
+    ],
+    ("run-config-folder", ["run", "--config", "a-folder", "--out", "new-run"], "is a folder"),
+    ("run-config-missing", ["run", "--config", "missing.toml", "--out", "new-run"], "does not exist"),
+    ("run-steps-float", ["run", *RING, "--steps", "20.5", "--out", "new-run"], "--steps"),
+    ("run-lr-inf", ["run", *RING, "--lr-g", "inf", "--out", "new-run"], "--lr-g"),
+    ("run-lr-nan", ["run", *RING, "--lr-d", "nan", "--out", "new-run"], "--lr-d"),
+    ("run-wd-nan", ["run", *RING, "--weight-decay-d", "nan", "--out", "new-run"], "--weight-decay-d"),
+    ("run-clip-nan", ["run", *RING, "--clip-grad", "nan", "--out", "new-run"], "--clip-grad"),
+    ("run-clip-negative", ["run", *RING, "--clip-grad", "-1", "--out", "new-run"], "--clip-grad"),
+    ("run-seed-overflow", ["run", *RING, "--seed", "9223372036854775807", "--out", "new-run"], "--seed"),
+    ("run-seed-negative", ["run", *RING, "--seed", "-1", "--out", "new-run"], "--seed"),
+    ("run-reg-twice", ["run", *RING, "--reg", "gp", "--reg", "gp", "--out", "new-run"], "given twice"),
+    ("run-underscore-flag", ["run", *RING, "--lr_g", "0.1", "--out", "new-run"], "did you mean --lr-g?"),
+    ("run-batch-zero", ["run", *RING, "--batch-size", "0", "--out", "new-run"], "--batch-size"),
+    ("run-batch-text", ["run", *RING, "--batch-size", "abc", "--out", "new-run"], "--batch-size"),
+    ("run-epochs-negative", ["run", *RING, "--epochs", "-1", "--out", "new-run"], "--epochs"),
+    ("run-n-critic-zero", ["run", *RING, "--n-critic", "0", "--out", "new-run"], "--n-critic"),
+    ("run-loss-unknown", ["run", *RING, "--loss", "no-such-loss", "--out", "new-run"], "unknown loss"),
+    ("run-device-unknown", ["run", *RING, "--device", "tpu", "--out", "new-run"], "unknown device"),
+    ("run-precision", ["run", *RING, "--precision", "fp8", "--out", "new-run"], "--precision"),
+    ("run-optimizer", ["run", *RING, "--optimizer", "adamw", "--out", "new-run"], "--optimizer"),
+    ("run-component-flag-text", ["run", *RING, "--dropout", "abc", "--out", "new-run"], "--dropout"),
+    ("run-component-flag-nan", ["run", *RING, "--dropout", "nan", "--out", "new-run"], "--dropout"),
+    ("run-stray-argument", ["run", *RING, "stray", "--out", "new-run"], "unexpected argument"),
+    ("run-augment-unknown", ["run", *RING, "--augment", "no-such", "--out", "new-run"], "no-such"),
+    ("run-schedule-garbage", ["run", *RING, "--schedule", "garbage", "--out", "new-run"], "garbage"),
+    ("run-init-from-missing", ["run", *RING, "--init-from", "nowhere", "--out", "new-run"], "nowhere"),
+    ("run-out-is-a-file", ["run", *RING, "--out", "a-file.txt"], "is a file"),
+    ("run-out-existing-run", ["run", *RING, "--out", "run"], "already exists"),
+    ("run-out-under-a-file", ["run", *RING, "--out", "a-file.txt/run"], "a-file.txt"),
+    ("run-resume-missing", ["run", "--resume", "nowhere"], "does not exist"),
+    ("run-resume-a-file", ["run", "--resume", "a-file.txt"], "a-file.txt"),
+    ("run-resume-with-out", ["run", "--resume", "run", "--out", "x"], "--resume"),
+    (
+        "run-mnist-truncated",
+        ["run", "--data-dir", "truncated", "--device", "cpu", "--out", "new-run"],
+        "truncated",
+    ),
+    (
+        "run-mnist-garbage",
+        ["run", "--data-dir", "garbage", "--device", "cpu", "--out", "new-run"],
+        "not an IDX file",
+    ),
+    ("sample-missing-run", ["sample", "nowhere"], "does not exist"),
+    ("sample-batch-zero", ["sample", "run", "--batch-size", "0", "--out", "s.npz"], "--batch-size"),
+    ("sample-n-zero", ["sample", "run", "-n", "0", "--out", "s.npz"], "-n"),
+    ("sample-seed-overflow", ["sample", "run", "--seed", "99999999999999999999", "--out", "s.npz"], "--seed"),
+    (
+        "sample-sampler-unknown",
+        ["sample", "run", "--sampler", "no-such", "--out", "s.npz"],
+        "unknown sampler",
+    ),
+    (
+        "sample-checkpoint-missing",
+        ["sample", "run", "--checkpoint", "nowhere.safetensors", "--out", "s.npz"],
+        "nowhere.safetensors",
+    ),
+    ("sample-out-exists", ["sample", "run", "--out", "a-file.txt"], "a-file.txt"),
+    ("sample-device-unknown", ["sample", "run", "--device", "tpu", "--out", "s.npz"], "tpu"),
+    ("sample-class-unconditional", ["sample", "run", "--class", "3", "--out", "s.npz"], "class 3"),
+    ("sample-no-run", ["sample"], "Missing argument"),
+    ("sample-unknown-flag", ["sample", "run", "--no-such-flag"], "--no-such-flag"),
+    ("eval-strings-npz", ["eval", "strings.npz", "--dataset", "ring8"], "<U"),
+    ("eval-uint16-npz", ["eval", "uint16.npz", "--dataset", "ring8"], "uint16"),
+    ("eval-two-arrays", ["eval", "two.npz", "--dataset", "ring8"], "2 arrays"),
+    ("eval-not-npz", ["eval", "a-file.txt", "--dataset", "ring8"], "not a readable .npz"),
+    ("eval-missing", ["eval", "nowhere"], "nowhere"),
+    ("eval-n-zero", ["eval", "run", "-n", "0"], "-n"),
+    ("eval-nothing", ["eval"], "give a run folder"),
+    ("eval-out-exists", ["eval", "run", "--out", "a-file.txt"], "already exists"),
+    ("eval-dataset-unknown", ["eval", "points.npz", "--dataset", "no-such"], "no-such"),
+    ("plot-missing", ["plot", "nowhere"], "nowhere"),
+    ("plot-a-file", ["plot", "a-file.txt"], "a-file.txt"),
+    ("plot-out-is-a-folder", ["plot", "run", "--out", "a-folder"], "a-folder"),
+    ("plot-no-run", ["plot"], "Missing argument"),
+    ("sweep-folder", ["sweep", "a-folder"], "is a folder"),
+    ("sweep-missing", ["sweep", "missing.toml"], "does not exist"),
+    ("sweep-bad-type", ["sweep", "steps-float.toml", "--out", "new-sweep"], "--steps"),
+    ("sweep-bad-options", ["sweep", "options-number.toml", "--out", "new-sweep"], "options"),
+    ("sweep-seeds-zero", ["sweep", "good.toml", "--seeds", "0", "--out", "new-sweep"], "--seeds"),
+    ("sweep-seeds-text", ["sweep", "good.toml", "--seeds", "abc", "--out", "new-sweep"], "--seeds"),
+    ("sweep-devices-empty", ["sweep", "good.toml", "--devices", ",", "--out", "new-sweep"], "--devices"),
+    ("sweep-epochs-negative", ["sweep", "good.toml", "--epochs", "-1", "--out", "new-sweep"], "--epochs"),
+    (
+        "sweep-first-seed-huge",
+        ["sweep", "good.toml", "--first-seed", str(2**40), "--out", "new-sweep"],
+        "--first-seed",
+    ),
+    (
+        "sweep-eval-samples-zero",
+        ["sweep", "good.toml", "--eval-samples", "0", "--out", "new-sweep"],
+        "--eval-samples",
+    ),
+    ("eval-n-real-zero", ["eval", "points.npz", "--dataset", "ring8", "--n-real", "0"], "--n-real"),
+    ("eval-seed-overflow", ["eval", "run", "--seed", str(2**64)], "--seed"),
+    ("report-missing", ["report", "nowhere", "--out", "new-report"], "nowhere"),
+    ("report-over-a-report", ["report", "run", "--out", "old-report"], "--force"),
+    ("report-out-is-a-file", ["report", "run", "--out", "a-file.txt"], "is a file"),
+    ("report-no-runs", ["report"], "Missing argument"),
+    ("plugins-show-unknown", ["plugins", "show", "no-such"], "no-such"),
+    ("plugins-show-nothing", ["plugins", "show"], "Missing argument"),
+    ("plugins-unknown-flag", ["plugins", "--no-such-flag"], "--no-such-flag"),
+    ("unknown-command", ["no-such-command"], "no-such-command"),
+    ("evaluator-train-over-a-file", ["evaluator", "train", "--out", "a-file.txt"], "already exists"),
+]
+
+
+def _make_world(root: Path) -> None:
+    """A trained toy run and every file the cases point at; made with `gan` itself."""
+    from gancore import testing
+
+    code, output = testing.gan("run", *RING, "--batch-size", "32", "--out", root / "run")
+    assert code == 0, output
+    for name, text in CONFIGS.items():
+        (root / f"{name}.toml").write_text(text)
+    (root / "a-folder").mkdir()
+    (root / "a-file.txt").write_text("not a run, not samples\n")
+    (root / "old-report").mkdir()
+    (root / "old-report" / "report.md").write_text("# an earlier report, to keep\n")
+    np.savez(root / "points.npz", samples=np.zeros((100, 2), np.float32))
+    np.savez(root / "strings.npz", samples=np.array(["a", "b"]))
+    np.savez(root / "uint16.npz", samples=np.zeros((100, 2), np.uint16))
+    np.savez(root / "two.npz", a=np.zeros(3), b=np.zeros(3))
+    for name in ("truncated", "garbage"):
+        raw = root / name / "MNIST" / "raw"
+        raw.mkdir(parents=True)
+        write_idx(raw, "train", *blobs(64, 1))
+        write_idx(raw, "t10k", *blobs(32, 2))
+    images = root / "truncated" / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:1000])
+    (root / "garbage" / "MNIST" / "raw" / "train-labels-idx1-ubyte").write_bytes(os.urandom(500))
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    root = tmp_path_factory.mktemp("world")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the function-scoped one_thread fixture does not reach a module fixture
+    try:
+        _make_world(root)
+    finally:
+        torch.set_num_threads(threads)
+    yield root
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every path under ``root`` with its kind, and a file's content hash and modification time."""
+    tree = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_dir():
+            tree[str(path.relative_to(root))] = ("dir", 0)
+        else:
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            tree[str(path.relative_to(root))] = (digest, path.stat().st_mtime_ns)
+    return tree
+
+
+@pytest.mark.parametrize(("argv", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(
+    world: Path, monkeypatch: pytest.MonkeyPatch, argv: list[str], expected: str
+) -> None:
+    from gancore.cli import app
+
+    monkeypatch.chdir(world)
+    monkeypatch.delenv("GANCORE_DATA", raising=False)
+    before = snapshot(world)
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "300"}, catch_exceptions=False)
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error:"), result.stderr
+    assert "Traceback" not in result.output
+    assert expected in lines[0], lines[0]
+    assert snapshot(world) == before
+
+
+def test_the_table_is_large_and_covers_every_command() -> None:
+    commands = {argv[0] for _, argv, _ in CASES}
+    assert len(CASES) >= 60
+    assert {"run", "sample", "eval", "plot", "sweep", "report", "plugins"} <= commands
