@@ -98,7 +98,10 @@ def run(
     latent_dim: Opt[int | None, typer.Option(help="latent size (default 100)")] = None,
     epochs: Opt[int | None, typer.Option(help="passes over the data (default 10)")] = None,
     steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
-    batch_size: Opt[int | None, typer.Option(help="batch size (default 64)")] = None,
+    batch_size: Opt[
+        int | None,
+        typer.Option(help="global batch size; under torchrun N processes take 1/N of it each (default 64)"),
+    ] = None,
     optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd (default adam)")] = None,
     lr_g: Opt[float | None, typer.Option(help="generator learning rate (default 2e-4)")] = None,
     lr_d: Opt[float | None, typer.Option(help="critic learning rate (default 2e-4)")] = None,
@@ -142,6 +145,7 @@ def run(
     from gancore.eval.evaluate import run_evaluator
     from gancore.plugins import get_registry
     from gancore.train import runs
+    from gancore.train.distributed import rank_from_env
 
     flags = explicit_settings(
         loss=loss,
@@ -185,7 +189,8 @@ def run(
     )
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
-    reporter = RichReporter(err)
+    main = rank_from_env() == 0  # under torchrun only rank 0 draws the progress bar and says done
+    reporter = RichReporter(err) if main else None
     try:
         if resume is not None:
             if config is not None or out is not None or options:
@@ -204,6 +209,7 @@ def run(
             folder = out or default_run_path(settings.loss.rpartition(":")[2])  # no plugin: in a folder name
             trainer = runs.start(settings, folder, reporter, registry, run_evaluator)
     finally:
-        if reporter.task is not None:
+        if reporter is not None and reporter.task is not None:
             reporter.stop()
-    err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)
+    if main:
+        err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)

@@ -23,7 +23,7 @@ from gancore.io import checkpoint
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
 from gancore.records import Data, GANModel, MonitorContext, RunProgress
-from gancore.train import callbacks, schedule
+from gancore.train import callbacks, distributed, schedule
 from gancore.train.graphs import GraphedIteration
 from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
@@ -140,9 +140,20 @@ class Trainer:
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
 
     def save(self, step: int, also_numbered: bool = False) -> None:
-        p = self.pipe
+        """Write the checkpoint; under torchrun every rank calls this (it gathers their random
+        streams) and rank 0 writes it."""
+        p, world = self.pipe, self.pipe.world
+        world.broadcast_buffers(p.generator)  # batch-norm statistics: rank 0's, as DDP keeps them
+        world.broadcast_buffers(p.critic)
+        world.check_replicas(p.generator, "generator", step)
+        world.check_replicas(p.critic, "critic", step)
+        streams = distributed.rng_state(world, p.model.device)  # empty on one process
+        if not world.is_main:
+            self.last_saved = step
+            return
         spec = json.dumps(attrs.asdict(p.model.spec))
         extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
+        extra |= {f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()}
         paths = [self.run.last] + ([self.run.step_checkpoint(step)] if also_numbered else [])
         for path in paths:
             checkpoint.save(
@@ -204,7 +215,8 @@ class Trainer:
         """Generator step ``step``: ``n_critic`` critic steps on the next real batches of ``perm``,
         then ``n_gen`` generator steps. Returns (critic loss, generator loss, last real, last fake)."""
         per_step = self.pipe.config.n_critic * self.pipe.config.batch_size
-        rows = perm[pos * per_step : (pos + 1) * per_step]
+        # under torchrun: this rank's slice of each of the step's global batches
+        rows = self.pipe.world.rows(perm[pos * per_step : (pos + 1) * per_step], self.pipe.config.n_critic)
         stored = self.data.x[rows]  # this step's real batches
         labels = self.data.labels[rows] if self.pipe.model.conditional else None  # unconditional: none
         return (self.graphed or self.step_body)(stored, labels, step, epoch, stats)
@@ -215,7 +227,8 @@ class Trainer:
         """The iteration on its real batches as stored (``n_critic`` of them, one after the other)
         and, for a conditional model, their labels: everything from decoding them to the last
         optimizer step, and nothing that reads the host."""
-        p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
+        p, cfg = self.pipe, self.pipe.config
+        batch = p.world.share(cfg.batch_size)  # this process's share of the global batch
         real_labels = None
         for k in range(cfg.n_critic):
             real = self.data.decode(stored[k * batch : (k + 1) * batch])
@@ -234,8 +247,9 @@ class Trainer:
         cfg = self.pipe.config
         per_epoch = steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
         return RunProgress(
-            self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished
-        )
+            self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished,
+            writer=self.pipe.world.is_main,
+        )  # fmt: skip
 
     def train(self, start: int, stop: StopFlag) -> int:
         """Train from step ``start`` to the configured length; returns the final step.
@@ -257,7 +271,7 @@ class Trainer:
 
     def _train(self, start: int, stop: StopFlag) -> int:
         p, cfg, data = self.pipe, self.pipe.config, self.data
-        device = p.model.device
+        world, device = p.world, p.model.device
         per_epoch = steps_per_epoch(len(data), cfg.batch_size, cfg.n_critic)
         total = self.total_steps()
         fixed_z = p.model.latent(
@@ -285,35 +299,40 @@ class Trainer:
             done = step + 1
             end_of_epoch = done % per_epoch == 0
             numbered = cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0
-            saving = end_of_epoch or numbered or done == total or stop.requested
+            # under torchrun a Ctrl-C seen by one rank stops all of them, agreed at a check step
+            stopping = stop.requested
+            if world.distributed:
+                stopping = done % CHECK_EVERY == 0 and world.any(stop.requested)
+            saving = end_of_epoch or numbered or done == total or stopping
             logging = done % cfg.log_every == 0 or done == total
             if saving or logging or done % CHECK_EVERY == 0:
                 finite = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite().all()
-                if not finite.item():
+                if not world.all(finite):  # every rank stops together when one rank's loss is bad
                     raise self.diverged(window)
                 window.clear()
             if logging:
                 row = {"step": done, "epoch": round(done / per_epoch, 4)}
                 row["time"] = round(time.perf_counter() - began, 3)
                 row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
-                row |= stats.read()
+                row |= world.mean(stats.read())  # the whole global batch's means
                 row |= {f"schedule/{name}": value for name, value in scheduled.items()}
-                monitor_ctx = MonitorContext(p.model, real, fake)
-                for name, monitor in p.monitors:
-                    row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
-                self.run.append_metrics(row)
-                self.reporter.log(row)
+                if world.is_main:
+                    monitor_ctx = MonitorContext(p.model, real, fake)
+                    for name, monitor in p.monitors:
+                        row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
+                    self.run.append_metrics(row)
+                    self.reporter.log(row)
                 clock, clock_step = time.perf_counter(), done
             if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
                 callbacks.notify(p, "on_epoch_end", self.progress(done))
-            if end_of_epoch or done == total:
+            if world.is_main and (end_of_epoch or done == total):
                 self.save_grid(fixed_z, epoch + 1, fixed_labels)
-            if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
+            if world.is_main and end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
                 self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:
                 self.save(done, also_numbered=numbered)
             self.reporter.advance(done)
-            if stop.requested:
+            if stopping:
                 raise Interrupted(
                     f"interrupted at step {done}; checkpoint saved to {self.run.last}."
                     f" Continue with: gan run --resume {self.run.path}"

@@ -27,7 +27,7 @@ from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
-from gancore.train import callbacks, graphs, schedule
+from gancore.train import callbacks, distributed, graphs, schedule
 from gancore.train.loop import (
     Evaluator,
     Reporter,
@@ -40,6 +40,7 @@ from gancore.train.objective import critic_objective
 from gancore.train.pipeline import (
     Pipeline,
     build,
+    check_data_parallel,
     instantiate,
     load_data,
     make_optimizer,
@@ -66,9 +67,15 @@ def make_trainer(
     reporter: Reporter,
     warm_start: bool = False,
     evaluators: EvaluatorFactory | None = None,
+    world: distributed.World | None = None,
 ) -> Trainer:
-    """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
-    device = resolve_device(config.device)
+    """Data on the device, the pipeline and its optimizers: everything but the run folder's files.
+
+    ``world``: the processes of a torchrun run (None: this process alone).
+    """
+    world = world or distributed.World()
+    device = world.device(resolve_device(config.device))
+    distributed.check_batch(world, config.batch_size)
     if config.cuda_graphs:
         graphs.check_device(device)
     set_matmul_precision(config.precision)
@@ -84,6 +91,9 @@ def make_trainer(
     if source is not None:
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
     pipe = build(config, registry, data.spec, device, init)
+    pipe.world = world
+    check_data_parallel(pipe, world)
+    distributed.split_streams(world, device, config.seed)  # the networks are equal on every rank
     schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
     callbacks.setup(pipe)  # their state exists before a checkpoint is loaded into it
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
@@ -101,24 +111,34 @@ def start(
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
     run = RunDir(out)
-    if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+    world = distributed.join(resolve_device(config.device))
+    # only rank 0 writes the folder, so only it checks it (the others would see rank 0's new one)
+    if world.is_main and run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         run.create()  # raises the "already exists" error before any work is done
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
+    config = attrs.evolve(config, processes=world.size)  # recorded: batch_size is their global batch
     watch = FirstStep(reporter or SilentReporter())
-    trainer = make_trainer(config, registry, run, watch, True, evaluators)
-    made = _first_missing(run.path)
-    run.create()
     try:
-        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
-        with ctrl_c_requests_stop() as stop:
-            trainer.train(0, stop)
-    except BaseException:
-        if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
-            _remove_created(run.path, made)
-        raise
-    return trainer
+        trainer = make_trainer(config, registry, run, watch, True, evaluators, world)
+        if not world.is_main:
+            with ctrl_c_requests_stop() as stop:
+                trainer.train(0, stop)
+            return trainer
+        made = _first_missing(run.path)
+        run.create()
+        try:
+            write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+            with ctrl_c_requests_stop() as stop:
+                trainer.train(0, stop)
+        except BaseException:
+            if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
+                _remove_created(run.path, made)
+            raise
+        return trainer
+    finally:
+        world.close()
 
 
 @attrs.define
@@ -213,12 +233,35 @@ def resume(
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
     config = attrs.evolve(config, **overrides)
-    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), evaluators=evaluators)
+    world = distributed.join(resolve_device(config.device))
+    try:
+        return _resume(run, config, registry, reporter, evaluators, world)
+    finally:
+        world.close()
+
+
+def _resume(
+    run: RunDir,
+    config: RunConfig,
+    registry: Registry,
+    reporter: Reporter | None,
+    evaluators: EvaluatorFactory | None,
+    world: distributed.World,
+) -> Trainer:
+    if config.processes != world.size:
+        raise ConfigError(
+            f"{run.path} was trained by {config.processes} process(es) and this is {world.size}: resume it"
+            f" with as many (torchrun --nproc-per-node {config.processes} ..., or without torchrun for 1)"
+        )
+    trainer = make_trainer(config, registry, run, reporter or SilentReporter(), False, evaluators, world)
     p = trainer.pipe
+    streams: dict[str, torch.Tensor] = {}
     meta = checkpoint.load_all(
         run.last, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
-        sampled=p.model.sampled_generator, states=callbacks.state_loaders(p),
+        sampled=p.model.sampled_generator,
+        states={**callbacks.state_loaders(p), distributed.RNG_PREFIX: streams.update},
     )  # fmt: skip
+    distributed.restore_rng(world, p.model.device, streams)  # after load_all set rank 0's stream
     for opt in (trainer.opt_g, trainer.opt_d):
         for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
             if "capturable" in group:
@@ -229,8 +272,9 @@ def resume(
             f"{run.path} is already at step {step} of {trainer.total_steps()};"
             " pass a larger --steps or --epochs to continue it"
         )
-    run.truncate_metrics(step)
-    write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+    if world.is_main:
+        run.truncate_metrics(step)
+        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
     with ctrl_c_requests_stop() as stop:
         trainer.train(step, stop)
     return trainer
