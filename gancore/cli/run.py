@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from gancore.cli.component_options import GIVEN
+from gancore.cli.component_options import ARGV, GIVEN
 from gancore.cli.shared import Opt, err
 from gancore.errors import GancoreError
 
@@ -139,8 +139,25 @@ def run(
     out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,
     config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
     resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
+    nproc: Opt[
+        int | None,
+        typer.Option(
+            help="train on N processes of this machine (torchrun's launcher; gloo on CPU, nccl on GPUs),"
+            " splitting each global --batch-size between them"
+        ),
+    ] = None,
 ) -> None:
     """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
+    if nproc is not None and nproc < 1:
+        raise GancoreError(f"--nproc must be at least 1, got {nproc}")
+    if nproc is not None and nproc > 1:
+        from gancore.cli.launch import launch, without_nproc
+        from gancore.train.distributed import launched
+
+        if launched():
+            raise GancoreError("--nproc starts its own processes; drop it when running under torchrun")
+        launch(nproc, ["run", *without_nproc(ctx.meta[ARGV])])
+        return
     from gancore import config as cfg
     from gancore.eval.evaluate import run_evaluator
     from gancore.plugins import get_registry

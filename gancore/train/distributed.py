@@ -24,6 +24,7 @@ checkpoint, so resuming is exact.
 from __future__ import annotations
 
 import os
+import sys
 from datetime import timedelta
 
 import attrs
@@ -34,6 +35,8 @@ from torch import Tensor, nn
 from gancore.errors import ConfigError, PeerLost
 from gancore.records import GANModel
 
+#: what a collective raises when a peer is gone (gloo: a RuntimeError "Connection closed by peer")
+LOST = (dist.DistError, RuntimeError)
 #: checkpoint key prefix of the ranks' random streams
 RNG_PREFIX = "distributed_rng"
 #: how long a rank waits for the others in a collective before giving up (a hung peer)
@@ -152,7 +155,7 @@ class World:
         out = [torch.empty_like(local) for _ in range(self.size)]
         try:
             dist.all_gather(out, local)
-        except dist.DistError as exc:
+        except LOST as exc:
             raise PeerLost(lost_message(self.rank, exc)) from None
         return [t.cpu() for t in out]
 
@@ -164,7 +167,7 @@ class World:
             local = buffer.to(self.comm_device)
             try:
                 dist.broadcast(local, src=0)
-            except dist.DistError as exc:
+            except LOST as exc:
                 raise PeerLost(lost_message(self.rank, exc)) from None
             buffer.copy_(local)
 
@@ -185,7 +188,7 @@ class World:
     def _all_reduce(self, t: Tensor, op: dist.ReduceOp.RedOpType = dist.ReduceOp.SUM) -> None:
         try:
             dist.all_reduce(t, op=op)
-        except dist.DistError as exc:
+        except LOST as exc:
             raise PeerLost(lost_message(self.rank, exc)) from None
 
     def close(self) -> None:
@@ -194,8 +197,10 @@ class World:
 
 
 def lost_message(rank: int, exc: BaseException) -> str:
-    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:160]
-    return f"rank {rank}: another process of this run stopped or was killed ({first}); stopping too"
+    """One line for a collective that failed: a peer died (the backend's own text: GANCORE_DEBUG)."""
+    if os.environ.get("GANCORE_DEBUG"):
+        print(f"rank {rank}: {exc}", file=sys.stderr)
+    return f"rank {rank}: another process of this run stopped or was killed; stopping too"
 
 
 def join(device: torch.device) -> World:

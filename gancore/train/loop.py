@@ -18,7 +18,7 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.errors import ConfigError, Diverged, Interrupted
+from gancore.errors import ConfigError, Diverged, Interrupted, PeerLost
 from gancore.io import checkpoint
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
@@ -170,17 +170,19 @@ class Trainer:
         reference = self.data.x[:2000] if model.spec.kind == "points" else None
         save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
 
+    def kept(self) -> str:
+        """What a run that stops early leaves behind: its last good checkpoint, if any."""
+        if self.last_saved is None:
+            return "no checkpoint had been written yet"
+        return f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
+
     def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
         losses = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()
         row = int((~losses.all(1)).nonzero()[0, 0])
         which = "critic" if not losses[row, 0] else "generator"
         step = window[row][0] + 1
-        if self.last_saved is None:
-            kept = "no checkpoint had been written yet"
-        else:
-            kept = f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
         return Diverged(
-            f"the {which} loss became non-finite at step {step}; stopped. {kept}."
+            f"the {which} loss became non-finite at step {step}; stopped. {self.kept()}."
             " Try a lower learning rate, --clip-grad, or a warm start"
         )
 
@@ -261,6 +263,10 @@ class Trainer:
             callbacks.notify(self.pipe, "on_start", self.progress(start))
         try:
             done = self._train(start, stop)
+        except PeerLost as exc:  # torchrun: another rank died; say what this run folder still holds
+            if self.pipe.callbacks:
+                callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
+            raise PeerLost(f"{exc}. {self.kept()}") from None
         except (Interrupted, Diverged):
             if self.pipe.callbacks:
                 callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))

@@ -1,0 +1,74 @@
+"""`gan run --nproc N`: torchrun's own launcher (torch.distributed.launcher), on this machine.
+
+It starts N copies of ``python -m gancore run ...`` (without ``--nproc``) exactly as
+``torchrun --standalone --nproc-per-node N -m gancore run ...`` would, and turns the launcher's
+failure report into one line. For several machines, use torchrun itself (docs/usage.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import uuid
+
+from gancore.errors import GancoreError, Interrupted
+
+
+class ProcessFailed(GancoreError):
+    """A process of a `gan run --nproc` run failed; the launcher stopped the others (exit 1)."""
+
+    exit_code = 1
+
+
+def without_nproc(argv: list[str]) -> list[str]:
+    """The command line with ``--nproc N`` / ``--nproc=N`` taken out (what each process runs)."""
+    out, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+def launch(nproc: int, args: list[str]) -> None:
+    """Run ``python -m gancore *args`` on ``nproc`` processes of one machine; returns when all end."""
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+
+    config = LaunchConfig(
+        min_nodes=1,
+        max_nodes=1,
+        nproc_per_node=nproc,
+        run_id=str(uuid.uuid4()),
+        rdzv_backend="c10d",
+        rdzv_endpoint="localhost:0",  # a free port: as torchrun --standalone
+        max_restarts=0,  # a failed run is resumed by the user, from its last checkpoint
+        # Ctrl-C reaches every process, which stop together at a check step and save (the loop);
+        # the launcher itself ignores it and waits for them
+        signals_to_handle="SIGTERM,SIGHUP,SIGQUIT",
+    )
+    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its report is ours
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        elastic_launch(config, sys.executable)("-u", "-m", "gancore", *args)
+    except ChildFailedError as exc:
+        rank, failure = exc.get_first_failure()
+        if failure.exitcode < 0:
+            how = f"was killed by {failure.signal_name()}"
+        else:
+            how = f"exited with code {failure.exitcode}; its own line above says why"
+        if failure.exitcode == Interrupted.exit_code:
+            raise Interrupted("interrupted: every process saved the checkpoint and stopped") from None
+        error = ProcessFailed(
+            f"process {rank} of {nproc} {how}; the launcher"
+            f" stopped the others; checkpoints already written are kept: continue with"
+            f" gan run --nproc {nproc} --resume RUN_FOLDER"
+        )
+        error.exit_code = failure.exitcode if failure.exitcode > 0 else 1  # bad input stays exit 2
+        raise error from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
