@@ -12,6 +12,8 @@ import signal
 import sys
 import uuid
 
+import typer
+
 from gancore.errors import GancoreError, Interrupted
 
 
@@ -61,6 +63,8 @@ def launch(nproc: int, args: list[str]) -> None:
             how = f"was killed by {failure.signal_name()}"
         else:
             how = f"exited with code {failure.exitcode}; its own line above says why"
+        if failure.exitcode == 2:  # bad input: the processes' own line says what and how to fix it
+            raise typer.Exit(2) from None
         if failure.exitcode == Interrupted.exit_code:
             raise Interrupted("interrupted: every process saved the checkpoint and stopped") from None
         error = ProcessFailed(

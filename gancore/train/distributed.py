@@ -23,6 +23,7 @@ checkpoint, so resuming is exact.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import timedelta
@@ -191,9 +192,15 @@ class World:
         except LOST as exc:
             raise PeerLost(lost_message(self.rank, exc)) from None
 
-    def close(self) -> None:
-        if self.distributed and dist.is_initialized():
-            dist.destroy_process_group()
+    def close(self, finished: bool = True) -> None:
+        """Leave the process group; after a finished run, only once every rank is done with it
+        (a rank tearing gloo down while another still talks to it aborts that one)."""
+        if not (self.distributed and dist.is_initialized()):
+            return
+        if finished:
+            with contextlib.suppress(*LOST):  # a peer already gone: nothing left to wait for
+                dist.barrier()
+        dist.destroy_process_group()
 
 
 def lost_message(rank: int, exc: BaseException) -> str:

@@ -137,6 +137,9 @@ def start(
                 _remove_created(run.path, made)
             raise
         return trainer
+    except BaseException:
+        world.close(finished=False)
+        raise
     finally:
         world.close()
 
@@ -236,6 +239,9 @@ def resume(
     world = distributed.join(resolve_device(config.device))
     try:
         return _resume(run, config, registry, reporter, evaluators, world)
+    except BaseException:
+        world.close(finished=False)
+        raise
     finally:
         world.close()
 
