@@ -8,7 +8,6 @@ failure report into one line. For several machines, use torchrun itself (docs/us
 from __future__ import annotations
 
 import logging
-import signal
 import sys
 import uuid
 
@@ -38,6 +37,7 @@ def without_nproc(argv: list[str]) -> list[str]:
 
 def launch(nproc: int, args: list[str]) -> None:
     """Run ``python -m gancore *args`` on ``nproc`` processes of one machine; returns when all end."""
+    from torch.distributed.elastic.multiprocessing import SignalException
     from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
     from torch.distributed.launcher.api import LaunchConfig, elastic_launch
 
@@ -49,14 +49,20 @@ def launch(nproc: int, args: list[str]) -> None:
         rdzv_backend="c10d",
         rdzv_endpoint="localhost:0",  # a free port: as torchrun --standalone
         max_restarts=0,  # a failed run is resumed by the user, from its last checkpoint
-        # Ctrl-C reaches every process, which stop together at a check step and save (the loop);
-        # the launcher itself ignores it and waits for them
-        signals_to_handle="SIGTERM,SIGHUP,SIGQUIT",
+        # the processes run in sessions of their own: the launcher passes Ctrl-C on to them, and
+        # they stop together at a check step and save; it waits this long before killing them
+        shutdown_timeout=120,
     )
-    logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)  # its report is ours
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in list(logging.root.manager.loggerDict):  # the launcher's own report is the one line below
+        if name.startswith("torch.distributed.elastic"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         elastic_launch(config, sys.executable)("-u", "-m", "gancore", *args)
+    except SignalException as exc:
+        raise Interrupted(
+            f"stopped by {exc.sigval.name}: the processes saved a checkpoint where they could;"
+            f" continue with gan run --nproc {nproc} --resume RUN_FOLDER"
+        ) from None
     except ChildFailedError as exc:
         rank, failure = exc.get_first_failure()
         if failure.exitcode < 0:
@@ -74,5 +80,3 @@ def launch(nproc: int, args: list[str]) -> None:
         )
         error.exit_code = failure.exitcode if failure.exitcode > 0 else 1  # bad input stays exit 2
         raise error from None
-    finally:
-        signal.signal(signal.SIGINT, previous)

@@ -339,8 +339,9 @@ class Trainer:
                 self.save(done, also_numbered=numbered)
             self.reporter.advance(done)
             if stopping:
+                nproc = f"--nproc {world.size} " if world.distributed else ""
                 raise Interrupted(
                     f"interrupted at step {done}; checkpoint saved to {self.run.last}."
-                    f" Continue with: gan run --resume {self.run.path}"
+                    f" Continue with: gan run {nproc}--resume {self.run.path}"
                 )
         return total
