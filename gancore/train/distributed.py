@@ -178,7 +178,8 @@ class World:
             return
         with torch.no_grad():
             flat = torch.cat([p.detach().reshape(-1).double() for p in module.parameters()])
-            checksum = torch.stack([flat.sum(), (flat * torch.arange(len(flat), dtype=flat.dtype)).sum()])
+            ramp = torch.arange(len(flat), dtype=flat.dtype, device=flat.device)
+            checksum = torch.stack([flat.sum(), (flat * ramp).sum()])  # order-sensitive too
         sums = self.gather(checksum)
         if any(not s.equal(sums[0]) for s in sums[1:]):
             raise ConfigError(
