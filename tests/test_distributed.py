@@ -167,3 +167,19 @@ def test_a_component_that_cannot_train_on_shares_is_refused_under_torchrun() -> 
     with pytest.raises(ConfigError, match="weighting 'topk' cannot train under torchrun: it ranks"):
         check_data_parallel(_Pipe(), World(0, 2))
     assert "k best-scored samples" in get_registry().get("weighting", "topk").cls.data_parallel_refusal
+
+
+def test_help_says_the_batch_is_global_and_how_to_start_processes() -> None:
+    code, output = gan("run", "--help")
+    assert code == 0
+    text = " ".join(output.replace("│", " ").split())
+    assert "global batch size; under torchrun N processes take 1/N of it each" in text
+    assert "train on N processes of this machine" in text
+
+
+def test_nproc_under_torchrun_or_below_one_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output = gan("run", "--nproc", "0")
+    assert code == 2 and "--nproc must be at least 1" in output
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    code, output = gan("run", "--nproc", "2")
+    assert code == 2 and "drop it when running under torchrun" in output
