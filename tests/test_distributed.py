@@ -124,7 +124,9 @@ def test_killing_one_process_stops_the_others_and_keeps_the_last_checkpoint(tmp_
     assert "Traceback" not in output
     errors = [line for line in output.splitlines() if line.startswith("error:")]
     assert len(errors) == 2, output  # rank 0's line, then the launcher's
-    assert "rank 0: another process of this run stopped or was killed" in errors[0]
+    # rank 0 sees the broken connection, or (rarely) the launcher's SIGTERM first
+    assert errors[0].startswith("error: rank 0: ")
+    assert "another process of this run stopped or was killed" in errors[0] or "SIGTERM" in errors[0]
     assert "process 1 of 2 was killed by SIGKILL" in errors[1]
     _, meta = checkpoint.read(run / "checkpoints" / "last.safetensors")  # complete, loadable
     step = int(meta["step"])

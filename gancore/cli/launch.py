@@ -64,7 +64,9 @@ def launch(nproc: int, args: list[str]) -> None:
             f" continue with gan run --nproc {nproc} --resume RUN_FOLDER"
         ) from None
     except ChildFailedError as exc:
-        rank, failure = exc.get_first_failure()
+        # the root cause: a process killed by a signal, before those that stopped because it died
+        # (whichever the launcher happened to see first)
+        rank, failure = min(exc.failures.items(), key=lambda kv: (kv[1].exitcode >= 0, kv[1].timestamp))
         if failure.exitcode < 0:
             how = f"was killed by {failure.signal_name()}"
         else:

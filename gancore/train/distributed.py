@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import sys
+import threading
 from datetime import timedelta
 
 import attrs
@@ -226,7 +228,22 @@ def join(device: torch.device) -> World:
         torch.cuda.set_device(comm)
     if not dist.is_initialized():
         dist.init_process_group(backend, timeout=TIMEOUT, device_id=comm if backend == "nccl" else None)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _stopped_by_launcher(rank))
     return World(rank, size, local_rank, comm_device=comm)
+
+
+def _stopped_by_launcher(rank: int):
+    """SIGTERM: the launcher stops the survivors when one process fails (or the job is cancelled);
+    say so in one line instead of dying silently (checkpoints are atomic: the last one is whole)."""
+
+    def handler(signum: int, frame: object) -> None:
+        raise PeerLost(
+            f"rank {rank}: stopped by SIGTERM (the launcher stops every process when one fails,"
+            " or the job was cancelled)"
+        )
+
+    return handler
 
 
 def split_streams(world: World, device: torch.device, seed: int) -> None:
