@@ -43,6 +43,12 @@ def record(benchmark, key: tuple[str, str, str, int, str], steps_per_round: int)
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
+    from benchmarks.test_ddp_throughput import pytest_terminal_summary_lines as ddp_lines
+
+    if ddp_lines():
+        terminalreporter.section("data-parallel: generator steps/s, scaling efficiency vs 1 process")
+        for line in ddp_lines():
+            terminalreporter.write_line(line)
     pairs = []
     for key, rate in MEASURED.items():
         twin = (PLAIN_TWIN.get(key[0], ""), key[1].split()[0], *key[2:])  # "vanilla bf16" vs vanilla

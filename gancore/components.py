@@ -69,6 +69,9 @@ class Component:
     name: ClassVar[str] = ""
     help: ClassVar[str] = ""
     recommends: ClassVar[dict[str, Any]] = {}
+    #: why this component cannot train under torchrun, where each process sees its own share of
+    #: the batch (e.g. it ranks the whole batch); empty when it can. Checked when a run is assembled.
+    data_parallel_refusal: ClassVar[str] = ""
 
     def check(self, model: GANModel) -> None:
         """Raise ``ConfigError`` (one line) if this component cannot work in this model.

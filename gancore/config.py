@@ -150,7 +150,10 @@ class RunConfig:
     # data and length
     data_dir: str = _str("")
     latent_dim: int = attrs.field(default=100, validator=_positive_int)
+    #: the global batch: under torchrun each of the ``processes`` takes batch_size / processes of it
     batch_size: int = attrs.field(default=64, validator=_positive_int)
+    #: how many processes (torchrun ranks) trained the run; set by the run itself, not a flag
+    processes: int = attrs.field(default=1, validator=_positive_int)
     epochs: int = attrs.field(default=10, validator=_non_negative_int)
     steps: int = attrs.field(default=0, validator=_non_negative_int)
     # optimisation

@@ -31,6 +31,12 @@ class Diverged(GancoreError):
     exit_code = 1
 
 
+class PeerLost(GancoreError):
+    """Another process of a torchrun run stopped or was killed; this one stops too (exit 1)."""
+
+    exit_code = 1
+
+
 class Interrupted(GancoreError):
     """Ctrl-C: a checkpoint was saved and the run can be resumed (exit 130, as shells expect)."""
 

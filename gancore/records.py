@@ -270,3 +270,6 @@ class RunProgress:
     folder: Path
     #: False when ``on_run_end`` comes from a stop before the run's length (Ctrl-C, divergence)
     finished: bool = True
+    #: True in the process that writes the run folder: always on one process, rank 0 under torchrun
+    #: (a callback that writes files writes them only here; every rank still updates its state)
+    writer: bool = True

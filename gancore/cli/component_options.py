@@ -88,6 +88,7 @@ class ComponentCommand(TyperCommand):
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         """Parse as click does, but report a bad flag or value as one line, not a usage panel."""
+        ctx.meta[ARGV] = list(args)  # the command's own arguments, for `gan run --nproc` to pass on
         try:
             rest = super().parse_args(ctx, args)
         except UsageError as exc:
@@ -106,6 +107,10 @@ class ComponentCommand(TyperCommand):
                 given[param.name.removeprefix(_PREFIX)] = value
         ctx.meta[GIVEN] = given
         return super().invoke(ctx)
+
+
+#: ``ctx.meta`` key of the arguments the command was given (after its name)
+ARGV = "gancore.argv"
 
 
 class RunCommand(ComponentCommand):

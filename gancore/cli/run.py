@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.console import Console
 
-from gancore.cli.component_options import GIVEN
+from gancore.cli.component_options import ARGV, GIVEN
 from gancore.cli.shared import Opt, err
 from gancore.errors import GancoreError
 
@@ -109,7 +109,10 @@ def run(
     latent_dim: Opt[int | None, typer.Option(help="latent size (default 100)")] = None,
     epochs: Opt[int | None, typer.Option(help="passes over the data (default 10)")] = None,
     steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
-    batch_size: Opt[int | None, typer.Option(help="batch size (default 64)")] = None,
+    batch_size: Opt[
+        int | None,
+        typer.Option(help="global batch size; under torchrun N processes take 1/N of it each (default 64)"),
+    ] = None,
     optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd (default adam)")] = None,
     lr_g: Opt[float | None, typer.Option(help="generator learning rate (default 2e-4)")] = None,
     lr_d: Opt[float | None, typer.Option(help="critic learning rate (default 2e-4)")] = None,
@@ -150,12 +153,30 @@ def run(
     out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,
     config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
     resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
+    nproc: Opt[
+        int | None,
+        typer.Option(
+            help="train on N processes of this machine (torchrun's launcher; gloo on CPU, nccl on GPUs),"
+            " splitting each global --batch-size between them"
+        ),
+    ] = None,
 ) -> None:
     """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
+    if nproc is not None and nproc < 1:
+        raise GancoreError(f"--nproc must be at least 1, got {nproc}")
+    if nproc is not None and nproc > 1:
+        from gancore.cli.launch import launch, without_nproc
+        from gancore.train.distributed import launched
+
+        if launched():
+            raise GancoreError("--nproc starts its own processes; drop it when running under torchrun")
+        launch(nproc, ["run", *without_nproc(ctx.meta[ARGV])])
+        return
     from gancore import config as cfg
     from gancore.eval.evaluate import run_evaluator
     from gancore.plugins import get_registry
     from gancore.train import runs
+    from gancore.train.distributed import rank_from_env
 
     flags = explicit_settings(
         loss=loss,
@@ -200,7 +221,8 @@ def run(
     )
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
-    reporter = RichReporter(err)
+    main = rank_from_env() == 0  # under torchrun only rank 0 draws the progress bar and says done
+    reporter = RichReporter(err) if main else None
     folder = resume
     try:
         if resume is not None:
@@ -222,6 +244,7 @@ def run(
     except OSError as exc:
         raise GancoreError(_write_failed(exc, folder)) from None
     finally:
-        if reporter.task is not None:
+        if reporter is not None and reporter.task is not None:
             reporter.stop()
-    err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)
+    if main:
+        err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)

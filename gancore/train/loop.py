@@ -18,13 +18,13 @@ import attrs
 import torch
 from torch import Tensor
 
-from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice
+from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice, PeerLost
 from gancore.io import checkpoint
 from gancore.io.atomic import copy_atomic
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
 from gancore.records import Data, GANModel, MonitorContext, RunProgress
-from gancore.train import callbacks, schedule
+from gancore.train import callbacks, distributed, schedule
 from gancore.train.graphs import GraphedIteration
 from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
@@ -154,10 +154,20 @@ class Trainer:
         """The checkpoint of ``step``: the numbered one first (when asked), then ``last`` as a copy of
         it, so a kill at any point loses neither (``last`` is then one checkpoint older, and a resume
         from it rewrites the numbered one identically). ``stats``: the sums not yet logged, so that a
-        run resumed between two log rows logs what an uninterrupted one does."""
-        p = self.pipe
+        run resumed between two log rows logs what an uninterrupted one does. Under torchrun every
+        rank calls this (it gathers their random streams) and rank 0 writes it."""
+        p, world = self.pipe, self.pipe.world
+        world.broadcast_buffers(p.generator)  # batch-norm statistics: rank 0's, as DDP keeps them
+        world.broadcast_buffers(p.critic)
+        world.check_replicas(p.generator, "generator", step)
+        world.check_replicas(p.critic, "critic", step)
+        streams = distributed.rng_state(world, p.model.device)  # empty on one process
+        if not world.is_main:
+            self.last_saved = step
+            return
         spec = json.dumps(attrs.asdict(p.model.spec))
         extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
+        extra = {**extra, **{f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()}}
         if stats is not None and any(stats.counts.values()):  # none pending at a log row: nothing to keep
             sums, counts = stats.state()
             extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}
@@ -182,18 +192,20 @@ class Trainer:
         if self.pipe.callbacks:
             callbacks.notify(self.pipe, "on_grid", self.progress(done), picture)
 
+    def kept(self) -> str:
+        """What a run that stops early leaves behind: its last good checkpoint, if any."""
+        if self.last_saved is None:
+            return "no checkpoint had been written yet"
+        return f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
+
     def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
         health = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()  # (steps, side, what)
         row = int((~health.flatten(1).all(1)).nonzero()[0, 0])
         side, what = (int(i) for i in (~health[row]).nonzero()[0])
         name = f"{('critic', 'generator')[side]} {('loss', 'gradient norm')[what]}"
         step = window[row][0] + 1
-        if self.last_saved is None:
-            kept = "no checkpoint had been written yet"
-        else:
-            kept = f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
         return Diverged(
-            f"the {name} became non-finite at step {step}; stopped. {kept}."
+            f"the {name} became non-finite at step {step}; stopped. {self.kept()}."
             " Try a lower learning rate, --clip-grad, or a warm start"
         )
 
@@ -230,7 +242,8 @@ class Trainer:
         """Generator step ``step``: ``n_critic`` critic steps on the next real batches of ``perm``,
         then ``n_gen`` generator steps. Returns (critic loss, generator loss, last real, last fake)."""
         per_step = self.pipe.config.n_critic * self.pipe.config.batch_size
-        rows = perm[pos * per_step : (pos + 1) * per_step]
+        # under torchrun: this rank's slice of each of the step's global batches
+        rows = self.pipe.world.rows(perm[pos * per_step : (pos + 1) * per_step], self.pipe.config.n_critic)
         stored = self.data.x[rows]  # this step's real batches
         labels = self.data.labels[rows] if self.pipe.model.conditional else None  # unconditional: none
         return (self.graphed or self.step_body)(stored, labels, step, epoch, stats)
@@ -246,7 +259,8 @@ class Trainer:
         divergence check looks at both, since an update with an infinite gradient ruins the weights
         while its loss, computed before it, is still finite.
         """
-        p, cfg, batch = self.pipe, self.pipe.config, self.pipe.config.batch_size
+        p, cfg = self.pipe, self.pipe.config
+        batch = p.world.share(cfg.batch_size)  # this process's share of the global batch
         real_labels = None
         d_norms, g_norms = [], []
         for k in range(cfg.n_critic):
@@ -270,8 +284,9 @@ class Trainer:
         cfg = self.pipe.config
         per_epoch = steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
         return RunProgress(
-            self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished
-        )
+            self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished,
+            writer=self.pipe.world.is_main,
+        )  # fmt: skip
 
     def train(self, start: int, stop: StopFlag) -> int:
         """Train from step ``start`` to the configured length; returns the final step.
@@ -283,6 +298,10 @@ class Trainer:
             callbacks.notify(self.pipe, "on_start", self.progress(start))
         try:
             done = self._train(start, stop)
+        except PeerLost as exc:  # torchrun: another rank died; say what this run folder still holds
+            if self.pipe.callbacks:
+                callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
+            raise PeerLost(f"{exc}. {self.kept()}") from None
         except (Interrupted, Diverged):
             if self.pipe.callbacks:
                 callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
@@ -293,7 +312,7 @@ class Trainer:
 
     def _train(self, start: int, stop: StopFlag) -> int:
         p, cfg, data = self.pipe, self.pipe.config, self.data
-        device = p.model.device
+        world, device = p.world, p.model.device
         per_epoch = steps_per_epoch(len(data), cfg.batch_size, cfg.n_critic)
         total = self.total_steps()
         fixed_z = p.model.latent(
@@ -323,39 +342,45 @@ class Trainer:
             done = step + 1
             end_of_epoch = done % per_epoch == 0
             numbered = cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0
-            saving = end_of_epoch or numbered or done == total or stop.requested
+            # under torchrun a Ctrl-C seen by one rank stops all of them, agreed at a check step
+            stopping = stop.requested
+            if world.distributed:
+                stopping = done % CHECK_EVERY == 0 and world.any(stop.requested)
+            saving = end_of_epoch or numbered or done == total or stopping
             logging = done % cfg.log_every == 0 or done == total
             if saving or logging or done % CHECK_EVERY == 0:
                 finite = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite().all()
-                if not finite.item():
+                if not world.all(finite):  # every rank stops together when one rank's loss is bad
                     raise self.diverged(window)
                 window.clear()
             if logging:
                 row = {"step": done, "epoch": round(done / per_epoch, 4)}
                 row["time"] = round(time.perf_counter() - began, 3)
                 row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
-                row |= stats.read()
+                row |= world.mean(stats.read())  # the whole global batch's means
                 row |= {f"schedule/{name}": value for name, value in scheduled.items()}
-                monitor_ctx = MonitorContext(p.model, real, fake)
-                for name, monitor in p.monitors:
-                    row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
-                self.run.append_metrics(row)
-                if p.callbacks:  # the row is on the host already: a logger adds no read
-                    callbacks.notify(p, "on_metrics", self.progress(done), row)
-                self.reporter.log(row)
+                if world.is_main:
+                    monitor_ctx = MonitorContext(p.model, real, fake)
+                    for name, monitor in p.monitors:
+                        row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
+                    self.run.append_metrics(row)
+                    if p.callbacks:  # the row is on the host already: a logger adds no read
+                        callbacks.notify(p, "on_metrics", self.progress(done), row)
+                    self.reporter.log(row)
                 clock, clock_step = time.perf_counter(), done
             if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
                 callbacks.notify(p, "on_epoch_end", self.progress(done))
-            if end_of_epoch or done == total:
+            if world.is_main and (end_of_epoch or done == total):
                 self.save_grid(fixed_z, epoch + 1, done, fixed_labels)
-            if end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
+            if world.is_main and end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
                 self.reporter.log(self.evaluate(epoch + 1, done))
             if saving:
                 self.save(done, also_numbered=numbered, stats=stats)
             self.reporter.advance(done)
-            if stop.requested and done < total:  # at the last step the run is simply complete
+            if stopping and done < total:  # at the last step the run is simply complete
+                nproc = f"--nproc {world.size} " if world.distributed else ""
                 raise Interrupted(
                     f"interrupted at step {done}; checkpoint saved to {self.run.last}."
-                    f" Continue with: gan run --resume {self.run.path}"
+                    f" Continue with: gan run {nproc}--resume {self.run.path}"
                 )
         return total

@@ -16,6 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from gancore.records import CriticObjective, GANModel
+from gancore.train.distributed import World
 from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step
@@ -40,6 +41,7 @@ def critic_objective(pipe: Pipeline) -> CriticObjective:
             config=config,
             model=attrs.evolve(model, critic=critic, sampled_generator=None),
             callbacks=[],
+            world=World(),  # under torchrun only rank 0 samples: its steps are its own, no all-reduce
         )
         total, _, _ = critic_step(own, opt, real, next(counter), 0, Stats(), labels)
         return total.detach()

@@ -28,6 +28,7 @@ from gancore.functional import compose
 from gancore.io.data import resolve_data_dir
 from gancore.plugins import Registry, plugin_infos
 from gancore.records import Data, DataSpec, GANModel
+from gancore.train.distributed import World
 
 
 def instantiate(registry: Registry, kind: str, name: str, options: dict[str, Any]) -> Any:
@@ -64,6 +65,8 @@ class Pipeline:
     callbacks: list[tuple[str, Callback]] = attrs.field(factory=list)
     #: the callback that gave ``model.sampled_generator`` (set by ``train.callbacks.setup``)
     sampled_by: str = ""
+    #: the processes of the run (torchrun): averages gradients, draws each rank's latents
+    world: World = attrs.field(factory=World)
     generator_params: list[torch.nn.Parameter] = attrs.field(init=False)
     critic_params: list[torch.nn.Parameter] = attrs.field(init=False)
     #: the training step's own passes: ``model.generate`` and ``model.score``, compiled with --compile
@@ -169,6 +172,20 @@ def build(
     for component in [*pipe.components(), *augmentations]:
         component.check(model)
     return pipe
+
+
+def check_data_parallel(pipe: Pipeline, world: World) -> None:
+    """Under torchrun, refuse (one line) a component that says it cannot train on batch shares."""
+    if not world.distributed:
+        return
+    for component in pipe.components():
+        if component.data_parallel_refusal:
+            raise ConfigError(
+                f"{component.kind.replace('_', ' ')} {component.name!r} cannot train under torchrun:"
+                f" {component.data_parallel_refusal}; train it on one process"
+            )
+    if pipe.config.cuda_graphs:
+        raise ConfigError("--cuda-graphs does not run under torchrun yet; drop --cuda-graphs")
 
 
 def check_conditional(kind: str, network: Network, spec: DataSpec) -> None:

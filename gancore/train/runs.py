@@ -27,7 +27,7 @@ from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
-from gancore.train import callbacks, graphs, schedule, threads
+from gancore.train import callbacks, distributed, graphs, schedule, threads
 from gancore.train.loop import (
     STATS,
     Evaluator,
@@ -41,6 +41,7 @@ from gancore.train.objective import critic_objective
 from gancore.train.pipeline import (
     Pipeline,
     build,
+    check_data_parallel,
     instantiate,
     load_data,
     make_optimizer,
@@ -67,10 +68,16 @@ def make_trainer(
     reporter: Reporter,
     warm_start: bool = False,
     evaluators: EvaluatorFactory | None = None,
+    world: distributed.World | None = None,
 ) -> Trainer:
-    """Data on the device, the pipeline and its optimizers: everything but the run folder's files."""
+    """Data on the device, the pipeline and its optimizers: everything but the run folder's files.
+
+    ``world``: the processes of a torchrun run (None: this process alone).
+    """
     threads.apply(threads.choose(config.threads))
-    device = resolve_device(config.device)
+    world = world or distributed.World()
+    device = world.device(resolve_device(config.device))
+    distributed.check_batch(world, config.batch_size)
     if config.cuda_graphs:
         graphs.check_device(device)
     set_matmul_precision(config.precision)
@@ -86,6 +93,9 @@ def make_trainer(
     if source is not None:
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
     pipe = build(config, registry, data.spec, device, init)
+    pipe.world = world
+    check_data_parallel(pipe, world)
+    distributed.split_streams(world, device, config.seed)  # the networks are equal on every rank
     schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
     callbacks.setup(pipe)  # their state exists before a checkpoint is loaded into it
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
@@ -104,25 +114,39 @@ def start(
     registry = registry or get_registry()
     config = attrs.evolve(config, threads=threads.choose(config.threads))  # the number, recorded
     run = RunDir(out)
-    if run.taken():
+    world = distributed.join(resolve_device(config.device))
+    # only rank 0 writes the folder, so only it checks it (the others would see rank 0's new one)
+    if world.is_main and run.taken():
         run.create()  # raises the "already exists" error before any work is done
     dataset = instantiate(registry, "dataset", config.dataset, config.options)
     if dataset.needs_files:
         config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
+    config = attrs.evolve(config, processes=world.size)  # recorded: batch_size is their global batch
     watch = FirstStep(reporter or SilentReporter())
-    trainer = make_trainer(config, registry, run, watch, True, evaluators)
-    made = _first_missing(run.path)
-    run.create()
-    with lock.hold(run.path):  # outside the clean-up: a start refused here removes nothing of the holder's
-        try:
-            write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+    try:
+        trainer = make_trainer(config, registry, run, watch, True, evaluators, world)
+        if not world.is_main:
             with ctrl_c_requests_stop() as stop:
                 trainer.train(0, stop)
-        except BaseException:
-            if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
-                _remove_created(run.path, made)
-            raise
-    return trainer
+            return trainer
+        made = _first_missing(run.path)
+        run.create()
+        # the lock outside the clean-up: a start refused here removes nothing of the holder's
+        with lock.hold(run.path):
+            try:
+                write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+                with ctrl_c_requests_stop() as stop:
+                    trainer.train(0, stop)
+            except BaseException:
+                if not watch.stepped:  # nothing worth keeping: no half-made run folder is left behind
+                    _remove_created(run.path, made)
+                raise
+        return trainer
+    except BaseException:
+        world.close(finished=False)
+        raise
+    finally:
+        world.close()
 
 
 @attrs.define
@@ -203,46 +227,66 @@ def resume(
 ) -> Trainer:
     """Continue a run from its last checkpoint, bit for bit, optionally to a new length.
 
-    The run folder is locked for the whole run (a second process is refused); temporary files that
-    killed processes left are removed; a ``last`` checkpoint that fails its checksum gives way to
-    the newest numbered one that passes; a run killed before its first checkpoint starts again from
-    step 0.
+    The run folder is locked for the whole run (a second process is refused; under torchrun rank 0
+    holds it for all ranks); temporary files that killed processes left are removed; a ``last``
+    checkpoint that fails its checksum gives way to the newest numbered one that passes; a run
+    killed before its first checkpoint starts again from step 0.
     """
     run = RunDir(path).require()
     registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
-    with lock.hold(run.path):
-        lock.remove_orphans(run.path)
-        config = read_config(run)
-        fixed = sorted(set(overrides) - set(RESUMABLE))
-        if fixed:
-            flag = "--" + fixed[0].replace("_", "-")
-            raise ConfigError(
-                f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
-                " with --config that file instead"
-            )
-        if "epochs" in overrides and "steps" not in overrides:
-            overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
-        config = attrs.evolve(config, **overrides)
-        config = attrs.evolve(config, threads=threads.choose(config.threads))
-        source = resume_checkpoint(run)
-        trainer = make_trainer(
-            config,
-            registry,
-            run,
-            reporter or SilentReporter(),
-            warm_start=source is None,
-            evaluators=evaluators,
+    config = read_config(run)
+    fixed = sorted(set(overrides) - set(RESUMABLE))
+    if fixed:
+        flag = "--" + fixed[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
+            " with --config that file instead"
         )
-        step = 0 if source is None else _load(trainer, source, config)
-        if step >= trainer.total_steps():
-            raise ConfigError(
-                f"{run.path} is already at step {step} of {trainer.total_steps()};"
-                " pass a larger --steps or --epochs to continue it"
-            )
+    if "epochs" in overrides and "steps" not in overrides:
+        overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
+    config = attrs.evolve(config, **overrides)
+    config = attrs.evolve(config, threads=threads.choose(config.threads))
+    world = distributed.join(resolve_device(config.device))
+    try:
+        if not world.is_main:
+            return _resume(run, config, registry, reporter, evaluators, world)
+        with lock.hold(run.path):
+            lock.remove_orphans(run.path)
+            return _resume(run, config, registry, reporter, evaluators, world)
+    except BaseException:
+        world.close(finished=False)
+        raise
+    finally:
+        world.close()
+
+
+def _resume(
+    run: RunDir,
+    config: RunConfig,
+    registry: Registry,
+    reporter: Reporter | None,
+    evaluators: EvaluatorFactory | None,
+    world: distributed.World,
+) -> Trainer:
+    if config.processes != world.size:
+        raise ConfigError(
+            f"{run.path} was trained by {config.processes} process(es) and this is {world.size}: resume it"
+            f" with as many (torchrun --nproc-per-node {config.processes} ..., or without torchrun for 1)"
+        )
+    source = resume_checkpoint(run)
+    reporter = reporter or SilentReporter()
+    trainer = make_trainer(config, registry, run, reporter, source is None, evaluators, world)
+    step = 0 if source is None else _load(trainer, source, config, world)
+    if step >= trainer.total_steps():
+        raise ConfigError(
+            f"{run.path} is already at step {step} of {trainer.total_steps()};"
+            " pass a larger --steps or --epochs to continue it"
+        )
+    if world.is_main:
         run.truncate_metrics(step)
         write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
-        with ctrl_c_requests_stop() as stop:
-            trainer.train(step, stop)
+    with ctrl_c_requests_stop() as stop:
+        trainer.train(step, stop)
     return trainer
 
 
@@ -270,14 +314,17 @@ def resume_checkpoint(run: RunDir) -> Path | None:
     )
 
 
-def _load(trainer: Trainer, source: Path, config: RunConfig) -> int:
+def _load(trainer: Trainer, source: Path, config: RunConfig, world: distributed.World) -> int:
     """Load ``source`` into the trainer's networks, optimizers and RNG; returns its step."""
     p = trainer.pipe
     unlogged: dict = {}
+    streams: dict[str, torch.Tensor] = {}
+    loaders = {**callbacks.state_loaders(p), STATS: unlogged.update, distributed.RNG_PREFIX: streams.update}
     meta = checkpoint.load_all(
         source, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
-        sampled=p.model.sampled_generator, states={**callbacks.state_loaders(p), STATS: unlogged.update},
+        sampled=p.model.sampled_generator, states=loaders,
     )  # fmt: skip
+    distributed.restore_rng(world, p.model.device, streams)  # after load_all set rank 0's stream
     for opt in (trainer.opt_g, trainer.opt_d):
         for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
             if "capturable" in group:

@@ -76,8 +76,7 @@ def critic_step(
     ``labels``: the real batch's classes, for a conditional model (None otherwise).
     """
     model, loss = pipe.model, pipe.loss
-    z = model.latent(real.shape[0])
-    fake_labels = model.labels(real.shape[0])  # None, and nothing drawn, for an unconditional model
+    z, fake_labels = pipe.world.draw(model, real.shape[0])  # labels: None for an unconditional model
     with pipe.autocast():
         with torch.no_grad():
             fake = pipe.generate(z, fake_labels).float()  # regularizers see float32 whatever the precision
@@ -91,6 +90,7 @@ def critic_step(
         adversarial, weighted, terms, total = objective(pipe, ctx, adversarial, "critic")
     opt.zero_grad(set_to_none=True)
     total.backward()
+    pipe.world.average_gradients(pipe.critic_params)  # torchrun: the mean over the ranks' batches
     norm = grad_norm(pipe.critic_params, pipe.config.clip_grad)
     opt.step()
     pipe.critic_step.after_step(model.critic)
@@ -128,8 +128,7 @@ def generator_step(
     ``labels``: the last real batch's classes, for a conditional model (None otherwise).
     """
     model, loss = pipe.model, pipe.loss
-    z = model.latent(real.shape[0])
-    fake_labels = model.labels(real.shape[0])  # None, and nothing drawn, for an unconditional model
+    z, fake_labels = pipe.world.draw(model, real.shape[0])  # labels: None for an unconditional model
     for p in pipe.critic_params:  # no weight gradients for the critic in this step
         p.requires_grad_(False)
     try:
@@ -153,6 +152,7 @@ def generator_step(
     finally:
         for p in pipe.critic_params:
             p.requires_grad_(True)
+    pipe.world.average_gradients(pipe.generator_params)
     norm = grad_norm(pipe.generator_params, pipe.config.clip_grad)
     opt.step()
     if pipe.callbacks:

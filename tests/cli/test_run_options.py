@@ -286,7 +286,8 @@ EVERY_FLAG = [
 
 
 def test_every_flag_of_run_reaches_the_config(tmp_path, started, register_plugin):
-    assert {field for _, _, field, _ in EVERY_FLAG} == set(cfg.FIELDS) - {"options"}
+    # processes is no flag: the run records how many torchrun processes trained it
+    assert {field for _, _, field, _ in EVERY_FLAG} == set(cfg.FIELDS) - {"options", "processes"}
     register_plugin(StubPlugin(), "stubs")
     args = [a for flag, value, _, _ in EVERY_FLAG for a in (flag, value) if a is not None]
     result = gan("run", *args, "--out", tmp_path / "run")

@@ -60,6 +60,10 @@ class TopK(SampleWeighting):
     # per-sample generator losses from the losses that can give them (vanilla, hinge); the flag
     # --no-loss-per-sample still wins, and a loss without the option is refused by the engine
     recommends: ClassVar[dict[str, Any]] = {"options": {"loss_per_sample": True}}
+    # under torchrun each process would keep the k best of its own share, not of the global batch
+    data_parallel_refusal: ClassVar[str] = (
+        "it keeps the k best-scored samples of the batch, and each process would see only its share of it"
+    )
 
     topk_gamma: float = option(
         0.99, help="k is multiplied by this factor each epoch (Sinha et al.: 0.99)", validator=_unit
