@@ -45,6 +45,8 @@ class TensorBoard(Callback):
         return Path(self.tb_dir) if self.tb_dir else run.folder / "tensorboard"
 
     def on_start(self, run: RunProgress) -> None:
+        if not run.writer:  # under torchrun only rank 0 writes (and only it is handed rows and grids)
+            return
         from torch.utils.tensorboard import SummaryWriter  # imported here: `gan plugins` stays fast
 
         # a resumed run rewrites the rows after its checkpoint (the engine drops them from
