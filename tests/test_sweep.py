@@ -102,8 +102,15 @@ def test_sweep_trains_evaluates_reports_and_restarts(small_sweep) -> None:
     # run again: finished jobs are skipped, nothing is retrained or re-evaluated
     stamps = {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")}
     code, output = gan("sweep", *configs, *args)
-    assert code == 2 and output.count("earlier, skipped") == 6
+    assert code == 2 and output.count("earlier, skipped") == 6 and "--retry-failed" in output
     assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors")} == stamps
+
+    # the failing config fixed: --retry-failed runs its two jobs, and only them
+    write(configs[2].parent, "huge", 'batch_size = 32\nloss = "vanilla"\n')
+    code, output = gan("sweep", *configs, *args, "--retry-failed")
+    assert code == 0 and output.count("retried") == 2 and output.count("evaluated earlier, skipped") == 4
+    assert (out / "huge" / "seed-1" / "eval.json").is_file()
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*.safetensors") if p in stamps} == stamps
 
 
 def test_sweep_resumes_an_interrupted_job(small_sweep) -> None:

@@ -38,6 +38,10 @@ def sweep(
     cluster_config: Opt[
         Path | None, typer.Option(help="TOML file whose [cluster] table gives partition, GPUs, time limit")
     ] = None,
+    retry_failed: Opt[
+        bool,
+        typer.Option(help="run the jobs an earlier sweep recorded as failed again (fix the cause first)"),
+    ] = False,
 ) -> None:
     """Train and evaluate every config with every seed, then report mean and spread over seeds."""
     from gancore.config import SEED_LIMIT, make_config
@@ -83,7 +87,7 @@ def sweep(
             get_registry().get("callback", name)  # an unknown name is one line, before any job starts
     settings = sw.Settings(out=out, devices=device_list, epochs=epochs, steps=steps, data_dir=data_dir,
                            eval_every=eval_every, eval_samples=eval_samples, n_real=n_real,
-                           callbacks=tuple(callback or ()))  # fmt: skip
+                           callbacks=tuple(callback or ()), retry_failed=retry_failed)  # fmt: skip
     jobs = sw.plan(configs, list(range(first_seed, first_seed + seeds)), out)
     where = engine.describe() if engine else ", ".join(device_list)
     err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {where}")
@@ -96,4 +100,7 @@ def sweep(
         err.print(f"[green]wrote[/] {written[0]}", highlight=False)
     if failed:
         names = ", ".join(job.label for job in failed)
-        raise GancoreError(f"{len(failed)} of {len(jobs)} jobs failed ({names}); see {out / 'logs'}")
+        raise GancoreError(
+            f"{len(failed)} of {len(jobs)} jobs failed ({names}); see {out / 'logs'}, and once the cause is"
+            " fixed run the same command with --retry-failed"
+        )

@@ -70,6 +70,8 @@ class Settings:
     n_real: int = 10_000
     #: added to every config's own callbacks (e.g. tensorboard, to watch the whole sweep)
     callbacks: tuple[str, ...] = ()
+    #: run the jobs that failed in an earlier sweep again (their cause fixed), from the step that failed
+    retry_failed: bool = False
 
 
 def plan(configs: list[Path], seeds: list[int], out: Path) -> list[Job]:
@@ -207,7 +209,8 @@ def run_steps(
             return _record(job, out, {**status, "state": "interrupted"})
         if code != 0:
             reason = _last_line(job.log_path(out)) or f"exit code {code}"
-            return _record(job, out, {**status, "state": "failed", "exit_code": code, "reason": reason})
+            failed = {"state": "failed", "exit_code": code, "reason": reason, "failed_step": step.what}
+            return _record(job, out, {**status, **failed})
         status = _record(job, out, {**status, "state": step.done})
     return status
 
@@ -295,9 +298,14 @@ class Runner:
     def _work(self, job: Job) -> dict:
         out = self.settings.out
         status = read_status(job, out)
-        if status.get("state") in ("evaluated", "failed"):
-            self.say(f"{job.label}: {status['state']} earlier, skipped")
+        retry = status.get("state") == "failed" and self.settings.retry_failed
+        if status.get("state") in ("evaluated", "failed") and not retry:
+            hint = " (--retry-failed runs it again)" if status["state"] == "failed" else ""
+            self.say(f"{job.label}: {status['state']} earlier, skipped{hint}")
             return status
+        if retry:  # a job whose evaluation failed keeps its training; one whose training failed resumes it
+            self.say(f"{job.label}: failed earlier ({status.get('reason', '?')}), retried")
+            status = {"state": "trained"} if status.get("failed_step") == "eval" else {}
         if self.stopping:
             return {"state": "not started"}
         source = job.init_from
