@@ -21,6 +21,7 @@ PACKAGES = {
     "gan-losses": "gan_losses.plugin",
     "gan-penalties": "gan_penalties.plugin",
     "gan-ema": "gan_ema.plugin",
+    "gan-conditional": "gan_conditional.plugin",
 }
 FEW_STEPS = (
     "--dataset",
@@ -77,4 +78,28 @@ def test_refusals_are_one_line(tmp_path, args, message):
     run = tmp_path / "run"
     result = gan("run", *args, *FEW_STEPS, "--out", run)
     assert result.exit_code == 2 and message in result.output, result.output
+    assert len(result.output.strip().splitlines()) == 1 and not run.exists()
+
+
+CONDITIONAL = ("--generator", "cmlp", "--critic", "projection", "--latent-dim", "8", "--n-critic", "1")
+
+
+@pytest.mark.usefixtures("new_techniques")
+@pytest.mark.parametrize("reg", ["r1", "r2", "zcr", "modeseek"])
+def test_regularizers_score_a_conditional_critic_with_each_samples_class(tmp_path, reg):
+    # ring8's labels are the modes: the projection critic needs them wherever a regularizer scores
+    run = tmp_path / "run"
+    result = gan("run", *CONDITIONAL, "--loss", "hinge", "--reg", reg, *FEW_STEPS, "--out", run)
+    assert result.exit_code == 0, result.output
+    row = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    terms = [v for k, v in row.items() if k == f"reg/{reg}" or k.startswith(f"reg/{reg}/")]
+    assert terms and all(math.isfinite(v) for v in terms), row
+
+
+@pytest.mark.usefixtures("new_techniques")
+@pytest.mark.parametrize("reg", ["gp", "cn-gp"])
+def test_interpolating_penalties_refuse_a_conditional_critic(tmp_path, reg):
+    run = tmp_path / "run"
+    result = gan("run", *CONDITIONAL, "--loss", "hinge", "--reg", reg, *FEW_STEPS, "--out", run)
+    assert result.exit_code == 2 and "conditional critic scores as different classes" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not run.exists()

@@ -53,5 +53,5 @@ class Interpolation(Sampler):
             m = min(batch_size, n - start)
             z1, z2 = model.latent(m), model.latent(m)
             a = torch.rand(m, *([1] * (z1.dim() - 1)), device=z1.device, dtype=z1.dtype)
-            parts.append(model.generate(a * z1 + (1 - a) * z2))
+            parts.append(model.generate(a * z1 + (1 - a) * z2, model.labels(m)))  # None: unconditional
         return torch.cat(parts)

@@ -10,10 +10,15 @@ image GANs since sample an EMA generator.
     average <- β · average + (1 - β) · live          after every generator optimizer step
 
 β = ``ema_decay``. Before ``ema_start`` generator steps the average copies the live weights (β is 0),
-as BigGAN does, so it does not carry the early, poor generators for long. The averaged generator is
-the run's sampled generator: grids, ``--eval-every``, samplers, ``gan sample`` and ``gan eval`` use it
-(``gan sample --live`` draws from the live one); the engine saves its weights in every checkpoint.
-Buffers (BatchNorm statistics) are copied from the live generator, not averaged.
+as BigGAN does, so it does not carry the early, poor generators for long. From then on, with
+``ema_warmup`` (the default), β at the t-th averaged step is min(β, (1 + t) / (10 + t)), the ramp of
+TensorFlow's ``ExponentialMovingAverage(num_updates=t)``: a short run is not an average dominated by
+its first weights (with a fixed β = 0.999, after 935 steps 0.999^935 = 39% of the average is still
+the random initial generator, which on MNIST at 5 epochs sampled one digit: docs/results.md).
+The averaged generator is the run's sampled generator: grids, ``--eval-every``, samplers,
+``gan sample`` and ``gan eval`` use it (``gan sample --live`` draws from the live one); the engine
+saves its weights in every checkpoint. Buffers (BatchNorm statistics) are copied from the live
+generator, not averaged.
 """
 
 from __future__ import annotations
@@ -44,6 +49,11 @@ class EMA(Callback):
         help="generator steps before averaging starts; until then the average copies the live weights",
         validator=attrs.validators.ge(0),
     )
+    ema_warmup: bool = option(
+        True,
+        help="ramp β as min(β, (1+t)/(10+t)) over the averaged steps t (TF's num_updates), so a short"
+        " run's average is not mostly its first weights",
+    )
     average: nn.Module | None = attrs.field(default=None, init=False)
     #: generator optimizer steps seen (saved): decides, on the device, whether averaging has started
     updates: Tensor | None = attrs.field(default=None, init=False)
@@ -58,9 +68,14 @@ class EMA(Callback):
         return self.average
 
     def weight(self) -> Tensor:
-        """This step's 1 - β as a device tensor: 1 (copy) before ``ema_start`` updates, then 1 - β."""
+        """This step's 1 - β as a device tensor: 1 (copy) before ``ema_start`` updates, then 1 - β
+        (β ramped by ``ema_warmup``)."""
         started = self.updates >= self.ema_start
-        return torch.where(started, 1.0 - self.ema_decay, 1.0)
+        beta = torch.full((), self.ema_decay, device=self.updates.device)
+        if self.ema_warmup:  # an option, not a branch on a value: the step stays free of host reads
+            t = (self.updates - self.ema_start).clamp(min=0).float()
+            beta = torch.minimum(beta, (1 + t) / (10 + t))
+        return torch.where(started, 1.0 - beta, 1.0)
 
     def after_generator_step(self, model: GANModel) -> None:
         # inside the step, under no_grad: in place, no host read, no branch on the step or a value

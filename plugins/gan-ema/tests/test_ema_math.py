@@ -27,7 +27,7 @@ def set_live(model: GANModel, value: float) -> None:
 
 def test_the_average_by_hand():
     model = model_with(scalar_generator(1.0))
-    ema = EMA(ema_decay=0.5)
+    ema = EMA(ema_decay=0.5, ema_warmup=False)
     ema.setup(model)
     assert ema.sampled_generator() is ema.average and ema.average is not model.generator
     for live in (3.0, 5.0, -1.0):
@@ -41,7 +41,7 @@ def test_the_average_by_hand():
 
 def test_before_ema_start_the_average_copies_the_live_weights():
     model = model_with(scalar_generator(0.0))
-    ema = EMA(ema_decay=0.5, ema_start=2)
+    ema = EMA(ema_decay=0.5, ema_start=2, ema_warmup=False)
     ema.setup(model)
     seen = []
     for live in (4.0, 8.0, 2.0, 6.0):
@@ -56,12 +56,27 @@ def test_before_ema_start_the_average_copies_the_live_weights():
 def test_decay_one_keeps_the_initial_weights_and_zero_follows_the_live_ones():
     for decay, expected in ((1.0, 1.0), (0.0, 7.0)):
         model = model_with(scalar_generator(1.0))
-        ema = EMA(ema_decay=decay)
+        ema = EMA(ema_decay=decay, ema_warmup=False)
         ema.setup(model)
         set_live(model, 7.0)
         with torch.no_grad():
             ema.after_generator_step(model)
         assert ema.average.weight.item() == expected
+
+
+def test_warmup_ramps_beta_from_the_start_step():
+    model = model_with(scalar_generator(0.0))
+    ema = EMA(ema_decay=0.2, ema_start=1)
+    ema.setup(model)
+    seen = []
+    for live in (10.0, 20.0, 0.0, 30.0):
+        set_live(model, live)
+        with torch.no_grad():
+            ema.after_generator_step(model)
+        seen.append(ema.average.weight.item())
+    # update 0 copies (10); then beta = min(0.2, (1+t)/(10+t)) for t = 0, 1, 2: 1/10, 2/11, 0.2
+    # 0.1*10 + 0.9*20 = 19; (2/11)*19 + (9/11)*0 = 38/11; 0.2*38/11 + 0.8*30 = 7.6/11 + 24
+    assert seen == pytest.approx([10.0, 19.0, 38 / 11, 7.6 / 11 + 24])
 
 
 def test_buffers_follow_the_live_generator():

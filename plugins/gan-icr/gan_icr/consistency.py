@@ -79,8 +79,8 @@ class BalancedConsistency(Regularizer):
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         t = transform(self.bcr_augment)
-        real_term = (ctx.real_out - ctx.model.score(t(ctx.real))).square().mean()
-        fake_term = (ctx.fake_out - ctx.model.score(t(ctx.fake))).square().mean()
+        real_term = (ctx.real_out - ctx.model.score(t(ctx.real), ctx.real_labels)).square().mean()
+        fake_term = (ctx.fake_out - ctx.model.score(t(ctx.fake), ctx.fake_labels)).square().mean()
         return self.bcr_real_weight * real_term + self.bcr_fake_weight * fake_term
 
 
@@ -104,11 +104,13 @@ class LatentConsistency(Regularizer):
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         with torch.no_grad():
-            fake_dz = ctx.model.generate(self.perturbed(ctx.z))
-        return self.zcr_dis_weight * (ctx.fake_out - ctx.model.score(fake_dz)).square().mean()
+            fake_dz = ctx.model.generate(self.perturbed(ctx.z), ctx.fake_labels)  # z moves, the class stays
+        return (
+            self.zcr_dis_weight * (ctx.fake_out - ctx.model.score(fake_dz, ctx.fake_labels)).square().mean()
+        )
 
     def generator_term(self, ctx: GeneratorStepContext) -> Tensor:
-        fake_dz = ctx.model.generate(self.perturbed(ctx.z))
+        fake_dz = ctx.model.generate(self.perturbed(ctx.z), ctx.fake_labels)
         return -self.zcr_gen_weight * (ctx.fake - fake_dz).square().mean()
 
 

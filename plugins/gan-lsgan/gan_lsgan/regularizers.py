@@ -14,7 +14,15 @@ from __future__ import annotations
 import attrs
 from torch import Tensor
 
-from gancore import CriticStepContext, GeneratorStepContext, Regularizer, gradient_penalty, option
+from gancore import (
+    ConfigError,
+    CriticStepContext,
+    GANModel,
+    GeneratorStepContext,
+    Regularizer,
+    gradient_penalty,
+    option,
+)
 
 
 @attrs.define
@@ -25,6 +33,13 @@ class CNGradientPenalty(Regularizer):
     cn_gp_weight: float = option(
         0.01, help="weight (lambda1) of cn-lsgan's gradient penalty", validator=attrs.validators.ge(0)
     )
+
+    def check(self, model: GANModel) -> None:
+        if model.critic_conditional:  # an interpolate of a real and a fake has no one class to score it as
+            raise ConfigError(
+                f"--reg {self.name} penalises the critic between a real sample and a fake one, which a"
+                " conditional critic scores as different classes; use --reg r1 (or r2) with it"
+            )
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         return self.cn_gp_weight * gradient_penalty(ctx.model.score, ctx.real, ctx.fake)

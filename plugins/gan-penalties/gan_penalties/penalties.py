@@ -17,6 +17,7 @@ critic forward on the batch and a gradient with respect to the inputs only.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 import attrs
 from torch import Tensor
@@ -69,7 +70,9 @@ class R1(Regularizer):
         refuse_weight_constraint(self.name, model)
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
-        term = self.r1_gamma / 2 * squared_gradient_norm(ctx.model.score, ctx.real)
+        # a conditional critic is differentiated as it scores each sample: with its class
+        score = partial(ctx.model.score, labels=ctx.real_labels)
+        term = self.r1_gamma / 2 * squared_gradient_norm(score, ctx.real)
         if self.r1_every == 1:  # an option (fixed within an epoch), not a branch on the step or a value
             self._schedule.tick(ctx.step, ctx.real.device)  # keeps counting: --schedule may raise r1_every
             return term  # the plain penalty itself
@@ -93,4 +96,5 @@ class R2(Regularizer):
         refuse_weight_constraint(self.name, model)
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
-        return self.r2_gamma / 2 * squared_gradient_norm(ctx.model.score, ctx.fake)
+        score = partial(ctx.model.score, labels=ctx.fake_labels)
+        return self.r2_gamma / 2 * squared_gradient_norm(score, ctx.fake)
