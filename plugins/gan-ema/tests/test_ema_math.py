@@ -25,6 +25,19 @@ def set_live(model: GANModel, value: float) -> None:
         model.generator.weight.fill_(value)
 
 
+def averages(ema: EMA, start: float, lives: tuple[float, ...]) -> list[float]:
+    """The average's weight after each generator step whose live weight is ``lives[i]``."""
+    model = model_with(scalar_generator(start))
+    ema.setup(model)
+    seen = []
+    for live in lives:
+        set_live(model, live)
+        with torch.no_grad():
+            ema.after_generator_step(model)
+        seen.append(ema.average.weight.item())
+    return seen
+
+
 def test_the_average_by_hand():
     model = model_with(scalar_generator(1.0))
     ema = EMA(ema_decay=0.5, ema_warmup=False)
@@ -40,15 +53,7 @@ def test_the_average_by_hand():
 
 
 def test_before_ema_start_the_average_copies_the_live_weights():
-    model = model_with(scalar_generator(0.0))
-    ema = EMA(ema_decay=0.5, ema_start=2, ema_warmup=False)
-    ema.setup(model)
-    seen = []
-    for live in (4.0, 8.0, 2.0, 6.0):
-        set_live(model, live)
-        with torch.no_grad():
-            ema.after_generator_step(model)
-        seen.append(ema.average.weight.item())
+    seen = averages(EMA(ema_decay=0.5, ema_start=2, ema_warmup=False), 0.0, (4.0, 8.0, 2.0, 6.0))
     # updates 0 and 1 copy (4, 8); from the third on it averages: (8 + 2)/2 = 5, (5 + 6)/2 = 5.5
     assert seen == pytest.approx([4.0, 8.0, 5.0, 5.5])
 
@@ -65,15 +70,7 @@ def test_decay_one_keeps_the_initial_weights_and_zero_follows_the_live_ones():
 
 
 def test_warmup_ramps_beta_from_the_start_step():
-    model = model_with(scalar_generator(0.0))
-    ema = EMA(ema_decay=0.2, ema_start=1)
-    ema.setup(model)
-    seen = []
-    for live in (10.0, 20.0, 0.0, 30.0):
-        set_live(model, live)
-        with torch.no_grad():
-            ema.after_generator_step(model)
-        seen.append(ema.average.weight.item())
+    seen = averages(EMA(ema_decay=0.2, ema_start=1), 0.0, (10.0, 20.0, 0.0, 30.0))
     # update 0 copies (10); then beta = min(0.2, (1+t)/(10+t)) for t = 0, 1, 2: 1/10, 2/11, 0.2
     # 0.1*10 + 0.9*20 = 19; (2/11)*19 + (9/11)*0 = 38/11; 0.2*38/11 + 0.8*30 = 7.6/11 + 24
     assert seen == pytest.approx([10.0, 19.0, 38 / 11, 7.6 / 11 + 24])
