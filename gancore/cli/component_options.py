@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import difflib
 import inspect
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 import typer
@@ -40,30 +41,33 @@ _PREFIX = "component_option__"
 Owners = list[tuple["Entry", "OptionSpec"]]
 
 
+@contextmanager
+def usage_errors_as_one_line() -> Iterator[None]:
+    """Click's usage errors (a bad flag, value or command) as one line and exit 2, not a usage panel."""
+    try:
+        yield
+    except UsageError as exc:
+        raise fail(exc.format_message(), 2) from None
+
+
 class OneLineCommand(TyperCommand):
     """A command whose bad flags, values and missing arguments are one line, not a usage panel."""
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        try:
+        with usage_errors_as_one_line():
             return super().parse_args(ctx, args)
-        except UsageError as exc:
-            raise fail(exc.format_message(), 2) from None
 
 
 class OneLineGroup(TyperGroup):
     """A command group (`gan`, `gan plugins`) whose unknown command is one line, not a usage panel."""
 
     def resolve_command(self, ctx: typer.Context, args: list[str]) -> Any:
-        try:
+        with usage_errors_as_one_line():
             return super().resolve_command(ctx, args)
-        except UsageError as exc:
-            raise fail(exc.format_message(), 2) from None
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
-        try:
+        with usage_errors_as_one_line():
             return super().parse_args(ctx, args)
-        except UsageError as exc:
-            raise fail(exc.format_message(), 2) from None
 
 
 class ComponentCommand(TyperCommand):
@@ -89,10 +93,8 @@ class ComponentCommand(TyperCommand):
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         """Parse as click does, but report a bad flag or value as one line, not a usage panel."""
         ctx.meta[ARGV] = list(args)  # the command's own arguments, for `gan run --nproc` to pass on
-        try:
+        with usage_errors_as_one_line():
             rest = super().parse_args(ctx, args)
-        except UsageError as exc:
-            raise fail(exc.format_message(), 2) from None
         if rest and not ctx.resilient_parsing:
             known = [flag for p in self.get_params(ctx) for flag in (*p.opts, *p.secondary_opts)]
             raise fail(unknown_argument_message(rest[0], known, f"gan {ctx.info_name}"), 2)
