@@ -246,11 +246,14 @@ class GeneratorStepContext:
 
 @attrs.define(eq=False)
 class MonitorContext:
-    """What a Lipschitz monitor sees every ``--log-every`` steps: the model and a fresh pair of batches."""
+    """What a Lipschitz monitor sees every ``--log-every`` steps: the model, a fresh pair of batches,
+    and the generator steps done. A monitor that draws random numbers seeds its own generator from
+    ``step``, so that a resumed run measures what an uninterrupted one does."""
 
     model: GANModel
     real: Tensor
     fake: Tensor
+    step: int = 0
 
 
 @attrs.frozen

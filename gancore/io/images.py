@@ -26,6 +26,8 @@ def grid(images: Tensor, nrow: int = 8, pad: int = 2) -> Tensor:
 
 def scatter(points: Tensor, reference: Tensor | None = None, size: int = 400) -> Tensor:
     """2D points as a uint8 RGB picture: reference (real data) in blue, points in orange."""
+    points = points.detach().cpu().float()  # drawn on the CPU whatever device trained them
+    reference = None if reference is None else reference.detach().cpu().float()
     everything = points if reference is None else torch.cat([points, reference])
     lo = everything.min(0).values
     span = (everything.max(0).values - lo).max().clamp_min(1e-6) * 1.1
@@ -42,8 +44,8 @@ def scatter(points: Tensor, reference: Tensor | None = None, size: int = 400) ->
                 canvas[c, r, c_] = value
 
     if reference is not None:
-        draw(reference.cpu().float(), (70, 110, 220))
-    draw(points.cpu().float(), (240, 120, 20))
+        draw(reference, (70, 110, 220))
+    draw(points, (240, 120, 20))
     return canvas
 
 

@@ -360,7 +360,7 @@ class Trainer:
                 row |= world.mean(stats.read())  # the whole global batch's means
                 row |= {f"schedule/{name}": value for name, value in scheduled.items()}
                 if world.is_main:
-                    monitor_ctx = MonitorContext(p.model, real, fake)
+                    monitor_ctx = MonitorContext(p.model, real, fake, done)
                     for name, monitor in p.monitors:
                         row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
                     self.run.append_metrics(row)

@@ -42,7 +42,8 @@ class InterpolateGradNorm(LipschitzMonitor):
         device = ctx.real.device
         if self._rng is None or self._rng.device != device:
             # its own generator: measuring must not change the run's random stream
-            self._rng = torch.Generator(device=device).manual_seed(0)
+            self._rng = torch.Generator(device=device)
+        self._rng.manual_seed(ctx.step)  # from the step, not the process: a resume draws the same
         with torch.enable_grad(), evaluating(ctx.model.critic):
             x = interpolates(ctx.real, ctx.fake, self._rng)
             norms = input_gradient_norms(ctx.model.score_clean, x).detach()
