@@ -17,13 +17,8 @@ from pathlib import Path
 import torch
 from torch.profiler import ProfilerActivity, profile
 
-from benchmarks.test_step_throughput import PIPELINES, settings
-from gancore.io.rundir import RunDir
-from gancore.plugins import get_registry
+from benchmarks.test_step_throughput import PIPELINES, settings, step_runner
 from gancore.testing import find_mnist
-from gancore.train.loop import SilentReporter, epoch_permutation, steps_per_epoch
-from gancore.train.runs import make_trainer
-from gancore.train.stats import Stats
 
 
 def main() -> None:
@@ -43,17 +38,7 @@ def main() -> None:
     speed = {"cuda_graphs": args.cuda_graphs, "compile": args.compile}
     with tempfile.TemporaryDirectory() as tmp:
         config = settings(args.pipeline, args.critic, args.batch, args.device, root, **speed)
-        trainer = make_trainer(config, get_registry(), RunDir(Path(tmp) / "run"), SilentReporter())
-        per_epoch = steps_per_epoch(len(trainer.data), args.batch, config.n_critic)
-        perm = epoch_permutation(len(trainer.data), config.seed, 0, trainer.pipe.model.device)
-        stats, done = Stats(), [0]
-
-        def steps(n: int) -> None:
-            for _ in range(n):
-                trainer.iteration(perm, done[0] % per_epoch, done[0], 0, stats)
-                done[0] += 1
-            stats.read()  # waits for the device
-
+        steps = step_runner(config, Path(tmp) / "run")
         steps(20)  # warm-up: recording, compiling, cuBLAS handles
         began = time.perf_counter()
         steps(args.steps)

@@ -11,6 +11,7 @@ summary prints the gancore / plain-loop ratios). How to read them: docs/performa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ import torch
 
 from benchmarks.conftest import record
 from benchmarks.plain_loop import PlainLoop
-from gancore.config import resolve
+from gancore.config import RunConfig, resolve
 from gancore.io.rundir import RunDir
 from gancore.plugins import get_registry
 from gancore.train.loop import SilentReporter, epoch_permutation, steps_per_epoch
@@ -56,23 +57,31 @@ def test_gancore_step(benchmark, pipeline, critic, batch, device, mnist_root, tm
     measure_gancore(benchmark, pipeline, critic, batch, device, mnist_root, tmp_path)
 
 
-def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, **speed) -> None:
-    """``speed``: the speed settings of the case (precision, compile, cuda_graphs), named in its key."""
-    config = settings(pipeline, critic, batch, device, root, **speed)
-    trainer = make_trainer(config, get_registry(), RunDir(tmp_path / "run"), SilentReporter())
-    per_epoch = steps_per_epoch(len(trainer.data), batch, config.n_critic)
+def step_runner(config: RunConfig, folder: Path) -> Callable[[int], None]:
+    """``steps(n)``: n more generator steps of gancore's loop body on the first epoch's order, then the
+    one sync a metrics row costs (it also waits for the device to finish)."""
+    trainer = make_trainer(config, get_registry(), RunDir(folder), SilentReporter())
+    per_epoch = steps_per_epoch(len(trainer.data), config.batch_size, config.n_critic)
     perm = epoch_permutation(len(trainer.data), config.seed, 0, trainer.pipe.model.device)
     stats, done = Stats(), [0]
-    n = steps_per_round(device, batch, config.n_critic)
 
-    def steps() -> None:
+    def steps(n: int) -> None:
         for _ in range(n):
             step = done[0]
             trainer.iteration(perm, step % per_epoch, step, 0, stats)
             done[0] += 1
-        stats.read()  # the one sync per metrics row; it also waits for the device to finish
+        stats.read()
 
-    benchmark.pedantic(steps, rounds=5, warmup_rounds=2)  # compiling and recording happen in the warm-up
+    return steps
+
+
+def measure_gancore(benchmark, pipeline, critic, batch, device, root, tmp_path, **speed) -> None:
+    """``speed``: the speed settings of the case (precision, compile, cuda_graphs), named in its key."""
+    config = settings(pipeline, critic, batch, device, root, **speed)
+    steps = step_runner(config, tmp_path / "run")
+    n = steps_per_round(device, batch, config.n_critic)
+    # compiling and recording happen in the warm-up rounds
+    benchmark.pedantic(steps, args=(n,), rounds=5, warmup_rounds=2)
     name = " ".join([pipeline, *(str(v) if k == "precision" else k for k, v in speed.items() if v)])
     record(benchmark, ("gancore", name, critic, batch, device), n)
 

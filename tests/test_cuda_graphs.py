@@ -127,34 +127,31 @@ def test_graphed_run_resumes_like_an_uninterrupted_one(tmp_path, tiny_images, ca
     record_property("largest_relative_difference", worst)
 
 
-class ReadsTheHost:
-    """A loss that reads its value back inside the step, which a CUDA graph cannot record."""
+def host_reading_plugin():
+    """A plugin whose loss reads its value back inside the step, which a CUDA graph cannot record."""
+    from gancore import hookimpl
+    from gancore.builtin.losses import Vanilla
 
-    @staticmethod
-    def plugin():
-        from gancore import hookimpl
-        from gancore.builtin.losses import Vanilla
+    class HostReading(Vanilla):
+        name = "host-reading"
 
-        class HostReading(Vanilla):
-            name = "host-reading"
+        def critic_loss(self, real_out, fake_out):
+            loss = super().critic_loss(real_out, fake_out)
+            if loss.item() > 1e9:  # a host read: forbidden inside the step
+                raise AssertionError
+            return loss
 
-            def critic_loss(self, real_out, fake_out):
-                loss = super().critic_loss(real_out, fake_out)
-                if loss.item() > 1e9:  # a host read: forbidden inside the step
-                    raise AssertionError
-                return loss
+    class Plugin:
+        @hookimpl
+        def gancore_losses(self):
+            return [HostReading]
 
-        class Plugin:
-            @hookimpl
-            def gancore_losses(self):
-                return [HostReading]
-
-        return Plugin()
+    return Plugin()
 
 
 @needs_cuda
 def test_a_step_that_reads_the_host_is_refused_in_one_line(tmp_path, tiny_images, register_plugin):
-    register_plugin(ReadsTheHost.plugin(), "host-reading-plugin")
+    register_plugin(host_reading_plugin(), "host-reading-plugin")
     run = tmp_path / "run"
     result = gan("run", *IMAGES, "--loss", "host-reading", "--steps", "20", "--cuda-graphs", "--out", run)
     assert result.exit_code == 2, result.output

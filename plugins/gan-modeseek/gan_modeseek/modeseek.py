@@ -37,7 +37,6 @@ class ModeSeeking(Regularizer):
     def generator_term(self, ctx: GeneratorStepContext) -> Tensor:
         model = ctx.model
         z2 = model.latent(ctx.z.shape[0])  # a second, independent latent batch; G(z1) is the step's own
-        fake2 = model.generate(
-            z2, ctx.fake_labels
-        )  # a conditional generator: the same classes (MSGAN's cGAN case)
+        # a conditional generator draws G(z2) for the same classes (MSGAN's cGAN case)
+        fake2 = model.generate(z2, ctx.fake_labels)
         return mode_seeking_term(ctx.fake, fake2, ctx.z, z2, self.ms_weight, self.ms_eps)
