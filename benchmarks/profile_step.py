@@ -33,8 +33,8 @@ def main() -> None:
     args = parser.parse_args()
 
     root = find_mnist(Path(__file__).resolve().parents[2] / "shared" / "data")
-    if root is None:
-        raise SystemExit("error: the real MNIST is not in ../shared/data or $GANCORE_DATA")
+    if root is None:  # one line and exit 2, like gancore's own bad inputs
+        parser.exit(2, "error: the real MNIST is not in ../shared/data or $GANCORE_DATA; set GANCORE_DATA\n")
     speed = {"cuda_graphs": args.cuda_graphs, "compile": args.compile}
     with tempfile.TemporaryDirectory() as tmp:
         config = settings(args.pipeline, args.critic, args.batch, args.device, root, **speed)
