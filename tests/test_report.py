@@ -104,3 +104,41 @@ def test_bad_paths_are_one_line(tmp_path: Path) -> None:
     code, output = gan("report", tmp_path / "empty")
     assert code == 2 and "holds no runs" in output
     assert len(output.strip().splitlines()) == 1
+
+
+@pytest.fixture
+def logged_only(tmp_path: Path) -> Path:
+    """Two seeds evaluated only during training (--eval-every 1), no eval.json: epochs 1 and 2."""
+    root = tmp_path / "long"
+    make_run(root / "x" / "seed-0", None, [1.0, 2.0, 3.0, 5.0], [10.0] * 4, fid_curve=(40.0, 20.0))
+    make_run(root / "x" / "seed-1", None, [2.0, 4.0, 6.0, 8.0], [10.0] * 4, fid_curve=(60.0, 30.0))
+    return root
+
+
+def test_a_run_without_eval_json_reports_what_it_logged_at_its_last_epoch(logged_only: Path) -> None:
+    (row,) = report.table(report.group([report.summarize(p) for p in report.find_runs([logged_only])]))
+    assert row["runs"] == "2" and row["epochs"] == "2"
+    assert row["FID"] == f"25.0 ± {statistics.stdev([20.0, 30.0]):.1f}"  # epoch 2, not epoch 1's 40/60
+
+
+def test_epoch_reports_the_runs_as_they_were_then(logged_only: Path, tmp_path: Path) -> None:
+    groups = report.group([report.summarize(p) for p in report.find_runs([logged_only])])
+    (row,) = report.table(groups, epoch=1)
+    assert row["epochs"] == "1" and row["FID"] == f"50.0 ± {statistics.stdev([40.0, 60.0]):.1f}"
+    assert row["wall time"] == "3 s"  # training time to epoch 1: 2 s and 4 s
+    run = groups["x"][0]
+    assert run.image(1).name == "epoch-0001.png" and run.image(2) is None
+    out = tmp_path / "at1"
+    code, output = gan("report", logged_only, "--epoch", "1", "--out", out)
+    assert code == 0, output
+    assert (out / "report.md").read_text().startswith("# Report at epoch 1\n")
+    assert (out / "samples.png").is_file()  # the epoch-1 grids
+
+
+def test_an_epoch_nobody_evaluated_is_one_line_naming_those_that_were(
+    logged_only: Path, tmp_path: Path
+) -> None:
+    code, output = gan("report", logged_only, "--epoch", "7", "--out", tmp_path / "r")
+    assert code == 2 and len(output.strip().splitlines()) == 1
+    assert "--epoch 7: no run logged an evaluation then; epochs with one: 1, 2" in output
+    assert not (tmp_path / "r").exists()

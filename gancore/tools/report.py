@@ -5,6 +5,11 @@ the experiment named by its parent folder, any other run is an experiment of its
 is the mean over the experiment's evaluated runs, with the sample standard deviation when there are
 several. The metric columns are those of the runs' datasets' evaluations (FID, precision, ... for
 images; modes, high quality, mode KL for the 2-D toys), in the order they declare them.
+
+A run's evaluation is its eval.json (`gan eval`), else the evaluation it logged at its last epoch
+(`--eval-every`). ``--epoch N`` reports every run as it was at epoch N instead: the evaluation logged
+then, the training time up to then and that epoch's sample grid, so one set of 100-epoch runs gives
+the table at 30 epochs too.
 """
 
 from __future__ import annotations
@@ -53,22 +58,45 @@ class RunSummary:
 
     @property
     def wall_seconds(self) -> float | None:
-        """Training time by the run's own clock, summed over resumed segments (each restarts at 0)."""
+        return self.wall_seconds_until(None)
+
+    def wall_seconds_until(self, epoch: float | None) -> float | None:
+        """Training time by the run's own clock up to ``epoch`` (all of it for None), summed over
+        resumed segments (each restarts at 0)."""
+        rows = [r for r in self.train_rows if epoch is None or r["epoch"] <= epoch]
         total, last = 0.0, 0.0
-        for row in self.train_rows:
+        for row in rows:
             if row["time"] < last:
                 total += last
             last = row["time"]
-        return total + last if self.train_rows else None
+        return total + last if rows else None
+
+    def logged_evaluations(self) -> dict[float, dict[str, Any]]:
+        """The evaluations logged during training (``--eval-every``) by epoch, keys without ``eval/``;
+        a resumed run's later row for an epoch wins."""
+        return {
+            row["epoch"]: {k.removeprefix("eval/"): v for k, v in row.items() if k.startswith("eval/")}
+            for row in self.rows
+            if any(k.startswith("eval/") for k in row)
+        }
+
+    def evaluation_at(self, epoch: float | None) -> dict[str, Any] | None:
+        """The evaluation at ``epoch``: the one logged then; for None the run's eval.json, else the one
+        logged at its last epoch."""
+        if epoch is None:
+            return self.evaluation or self.logged_evaluations().get(self.epochs)
+        return self.logged_evaluations().get(epoch)
 
     @property
     def steps_per_second(self) -> float | None:
         speeds = [r["it_s"] for r in self.train_rows]
         return statistics.median(speeds) if speeds else None
 
-    def image(self) -> Path | None:
-        """The newest sample grid."""
+    def image(self, epoch: float | None = None) -> Path | None:
+        """The sample grid of ``epoch``, or the newest for None."""
         grids = sorted(RunDir(self.path).samples.glob("epoch-*.png"))
+        if epoch is not None:
+            grids = [g for g in grids if g.name == f"epoch-{round(epoch):04d}.png"]
         return grids[-1] if grids else None
 
 
@@ -153,19 +181,30 @@ def columns(rows: list[dict[str, str]]) -> list[str]:
     return list(rows[0]) if rows else [*LEADING, *TRAILING]
 
 
-def table(groups: dict[str, list[RunSummary]]) -> list[dict[str, str]]:
-    """One row per experiment, as text: experiment, runs, epochs, the metrics, wall time, steps/s."""
+def check_epoch(groups: dict[str, list[RunSummary]], epoch: float) -> None:
+    """``--epoch``: some run logged an evaluation then; else one line naming the epochs that have one."""
+    logged = {e for runs in groups.values() for run in runs for e in run.logged_evaluations()}
+    if epoch not in logged:
+        have = ", ".join(f"{e:g}" for e in sorted(logged)) or "none (train with --eval-every N)"
+        raise ConfigError(f"--epoch {epoch:g}: no run logged an evaluation then; epochs with one: {have}")
+
+
+def table(groups: dict[str, list[RunSummary]], epoch: float | None = None) -> list[dict[str, str]]:
+    """One row per experiment, as text: experiment, runs, epochs, the metrics, wall time, steps/s;
+    at ``epoch`` when given (see the module's docstring)."""
     metrics = metric_columns(groups)
     rows = []
     for name, runs in groups.items():
-        evaluated = [r.evaluation for r in runs if r.evaluation is not None]
+        evaluated = [e for r in runs if (e := r.evaluation_at(epoch)) is not None]
         n = len(runs)
         count = f"{n}" if len(evaluated) == n else f"{len(evaluated)} of {n} evaluated"
         row = {"experiment": name, "runs": count}
-        row["epochs"] = _cell([r.epochs for r in runs], "{:.3g}")
+        reached = [r.epochs if epoch is None or r.epochs is None else min(epoch, r.epochs) for r in runs]
+        same = len(set(reached)) == 1 and reached[0] is not None  # no "± 0" when every run got there
+        row["epochs"] = f"{reached[0]:.3g}" if same else _cell(reached, "{:.3g}")
         for metric in metrics:
             row[metric.title] = _cell([e[metric.key] for e in evaluated if metric.key in e], metric.mean_fmt)
-        walls = [w for r in runs if (w := r.wall_seconds) is not None]
+        walls = [w for r in runs if (w := r.wall_seconds_until(epoch)) is not None]
         row["wall time"] = _duration(statistics.fmean(walls)) if walls else "-"
         row["steps/s"] = _cell([r.steps_per_second for r in runs], "{:.1f}")
         rows.append(row)
@@ -239,10 +278,10 @@ def _curves(groups: dict[str, list[RunSummary]], keys: list[str], x: str, out: P
     return out
 
 
-def _samples(groups: dict[str, list[RunSummary]], out: Path) -> Path | None:
+def _samples(groups: dict[str, list[RunSummary]], out: Path, epoch: float | None) -> Path | None:
     import matplotlib.pyplot as plt
 
-    pictures = [(name, image) for name, runs in groups.items() if (image := runs[0].image()) is not None]
+    pictures = [(name, image) for name, runs in groups.items() if (image := runs[0].image(epoch)) is not None]
     if not pictures:
         return None
     cols = min(4, len(pictures))
@@ -274,9 +313,9 @@ def headlines(runs: list[RunSummary]) -> list[Metric]:
     return list(found.values())
 
 
-def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
+def plots(groups: dict[str, list[RunSummary]], out: Path, epoch: float | None = None) -> list[Path]:
     """losses.png; <headline>.png (fid.png for images) when runs evaluated during training;
-    lipschitz.png; samples.png."""
+    lipschitz.png; samples.png (the first seed's grid of ``epoch``, else its newest)."""
     import matplotlib
 
     matplotlib.use("Agg")  # files only, no display
@@ -287,16 +326,17 @@ def plots(groups: dict[str, list[RunSummary]], out: Path) -> list[Path]:
         written.append(_curves(groups, [f"eval/{metric.key}"], "epoch", out / f"{metric.key}.png", scale))
     if keys := monitor_keys(runs):
         written.append(_curves(groups, keys, "step", out / "lipschitz.png", "log"))
-    if (picture := _samples(groups, out / "samples.png")) is not None:
+    if (picture := _samples(groups, out / "samples.png", epoch)) is not None:
         written.append(picture)
     return written
 
 
 def write_report(
-    paths: list[Path], out: Path, replace: bool = False
+    paths: list[Path], out: Path, replace: bool = False, epoch: float | None = None
 ) -> tuple[list[dict[str, str]], list[Path]]:
-    """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots; an existing
-    report there is replaced only with ``replace`` (a sweep refreshing its own report)."""
+    """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots, as they were at
+    ``epoch`` when given; an existing report there is replaced only with ``replace`` (a sweep
+    refreshing its own report)."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"--out {out} is a file, not a folder; choose another --out")
     if (out / "report.md").exists() and not replace:
@@ -304,13 +344,16 @@ def write_report(
             f"{out / 'report.md'} already exists; choose another --out, or pass --force to replace it"
         )
     groups = group([summarize(p) for p in find_runs(paths)])
-    rows = table(groups)
+    if epoch is not None:
+        check_epoch(groups, epoch)
+    rows = table(groups, epoch)
     out.mkdir(parents=True, exist_ok=True)
-    pictures = plots(groups, out)
+    pictures = plots(groups, out, epoch)
     images = "\n".join(f"![{p.stem}]({p.name})" for p in pictures)
     sources = "\n".join(f"- {name}: {', '.join(str(r.path) for r in runs)}" for name, runs in groups.items())
+    title = "Report" if epoch is None else f"Report at epoch {epoch:g}"
     text = (
-        f"# Report\n\n{markdown(rows)}\nMean ± sample standard deviation over runs.\n\n{images}\n\n"
+        f"# {title}\n\n{markdown(rows)}\nMean ± sample standard deviation over runs.\n\n{images}\n\n"
         f"## Runs\n\n{sources}\n"
     )
     write_atomic(out / "report.md", text)
