@@ -185,3 +185,29 @@ def test_nproc_under_torchrun_or_below_one_is_refused(monkeypatch: pytest.Monkey
     monkeypatch.setenv("WORLD_SIZE", "2")
     code, output = gan("run", "--nproc", "2")
     assert code == 2 and "drop it when running under torchrun" in output
+
+
+def test_the_launch_configuration_leaves_out_what_an_older_torch_lacks(monkeypatch) -> None:
+    import dataclasses
+
+    import torch.distributed.launcher.api as api
+
+    from gancore.cli.launch import launch_config
+
+    config = launch_config(3)
+    assert config.nproc_per_node == 3 and config.max_restarts == 0 and config.rdzv_endpoint == "localhost:0"
+    assert config.shutdown_timeout == 120  # torch 2.14's launcher has the option
+
+    @dataclasses.dataclass
+    class OlderLaunchConfig:  # torch 2.11's: no shutdown_timeout (TypeError when it was passed)
+        min_nodes: int
+        max_nodes: int
+        nproc_per_node: int
+        run_id: str = ""
+        rdzv_backend: str = "etcd"
+        rdzv_endpoint: str = ""
+        max_restarts: int = 3
+
+    monkeypatch.setattr(api, "LaunchConfig", OlderLaunchConfig)
+    older = launch_config(2)
+    assert isinstance(older, OlderLaunchConfig) and older.nproc_per_node == 2 and older.rdzv_backend == "c10d"

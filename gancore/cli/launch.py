@@ -7,6 +7,7 @@ failure report into one line. For several machines, use torchrun itself (docs/us
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import sys
 import uuid
@@ -35,13 +36,11 @@ def without_nproc(argv: list[str]) -> list[str]:
     return out
 
 
-def launch(nproc: int, args: list[str]) -> None:
-    """Run ``python -m gancore *args`` on ``nproc`` processes of one machine; returns when all end."""
-    from torch.distributed.elastic.multiprocessing import SignalException
-    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
-    from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+def launch_config(nproc: int):
+    """torchrun --standalone's configuration for ``nproc`` processes of this machine."""
+    from torch.distributed.launcher.api import LaunchConfig
 
-    config = LaunchConfig(
+    options = dict(
         min_nodes=1,
         max_nodes=1,
         nproc_per_node=nproc,
@@ -49,10 +48,22 @@ def launch(nproc: int, args: list[str]) -> None:
         rdzv_backend="c10d",
         rdzv_endpoint="localhost:0",  # a free port: as torchrun --standalone
         max_restarts=0,  # a failed run is resumed by the user, from its last checkpoint
-        # the processes run in sessions of their own: the launcher passes Ctrl-C on to them, and
-        # they stop together at a check step and save; it waits this long before killing them
-        shutdown_timeout=120,
     )
+    # the processes run in sessions of their own: the launcher passes Ctrl-C on to them, and they stop
+    # together at a check step and save; it waits this long before killing them (torch releases
+    # before this option, which pyproject's torch>=2.4 allows, keep their own wait)
+    if "shutdown_timeout" in {field.name for field in dataclasses.fields(LaunchConfig)}:
+        options["shutdown_timeout"] = 120
+    return LaunchConfig(**options)
+
+
+def launch(nproc: int, args: list[str]) -> None:
+    """Run ``python -m gancore *args`` on ``nproc`` processes of one machine; returns when all end."""
+    from torch.distributed.elastic.multiprocessing import SignalException
+    from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+    from torch.distributed.launcher.api import elastic_launch
+
+    config = launch_config(nproc)
     for name in list(logging.root.manager.loggerDict):  # the launcher's own report is the one line below
         if name.startswith("torch.distributed.elastic"):
             logging.getLogger(name).setLevel(logging.CRITICAL)
