@@ -128,6 +128,7 @@ def test_epoch_reports_the_runs_as_they_were_then(logged_only: Path, tmp_path: P
     assert row["wall time"] == "3 s"  # training time to epoch 1: 2 s and 4 s
     run = groups["x"][0]
     assert run.image(1).name == "epoch-0001.png" and run.image(2) is None
+    assert max(r["epoch"] for r in run.until(1).rows) == 1 < max(r["epoch"] for r in run.rows)  # curves stop
     out = tmp_path / "at1"
     code, output = gan("report", logged_only, "--epoch", "1", "--out", out)
     assert code == 0, output

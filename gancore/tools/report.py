@@ -71,6 +71,10 @@ class RunSummary:
             last = row["time"]
         return total + last if rows else None
 
+    def until(self, epoch: float) -> RunSummary:
+        """The run as it was at ``epoch``: its rows up to then (curves and times stop there)."""
+        return attrs.evolve(self, rows=[r for r in self.rows if r["epoch"] <= epoch])
+
     def logged_evaluations(self) -> dict[float, dict[str, Any]]:
         """The evaluations logged during training (``--eval-every``) by epoch, keys without ``eval/``;
         a resumed run's later row for an epoch wins."""
@@ -199,7 +203,8 @@ def table(groups: dict[str, list[RunSummary]], epoch: float | None = None) -> li
         n = len(runs)
         count = f"{n}" if len(evaluated) == n else f"{len(evaluated)} of {n} evaluated"
         row = {"experiment": name, "runs": count}
-        reached = [r.epochs if epoch is None or r.epochs is None else min(epoch, r.epochs) for r in runs]
+        # at --epoch: a run evaluated then got there (its last training row may be a little before)
+        reached = [epoch if epoch is not None and epoch in r.logged_evaluations() else r.epochs for r in runs]
         same = len(set(reached)) == 1 and reached[0] is not None  # no "± 0" when every run got there
         row["epochs"] = f"{reached[0]:.3g}" if same else _cell(reached, "{:.3g}")
         for metric in metrics:
@@ -346,6 +351,7 @@ def write_report(
     groups = group([summarize(p) for p in find_runs(paths)])
     if epoch is not None:
         check_epoch(groups, epoch)
+        groups = {name: [run.until(epoch) for run in runs] for name, runs in groups.items()}
     rows = table(groups, epoch)
     out.mkdir(parents=True, exist_ok=True)
     pictures = plots(groups, out, epoch)
