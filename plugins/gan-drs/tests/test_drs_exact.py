@@ -102,14 +102,25 @@ def test_drs_with_gamma_zero_is_exact_rejection_sampling():
     assert sampler.stats()["candidates"] >= N / EXACT_RATE * 0.95
 
 
-def test_drs_with_the_default_gamma_is_sharper_than_the_target():
+def test_drs_with_the_papers_gamma_is_sharper_than_the_target():
     torch.manual_seed(0)
-    model, sampler = uniform_vs_normal(), DiscriminatorRejection()  # gamma = 95th percentile of F per batch
+    model, sampler = uniform_vs_normal(), DiscriminatorRejection(drs_gamma="p95")  # 95th percentile of F
     sampler.prepare(model, None)
     x = sampler.sample(model, 5000).reshape(-1)
     assert abs(x.mean().item()) < 0.05
     assert x.std().item() < 0.8
     assert 0.0 < sampler.acceptance_rate < EXACT_RATE  # reported, and lower than exact rejection's
+
+
+def test_drs_with_the_default_gamma_keeps_half_and_stops_short_of_the_target():
+    torch.manual_seed(0)
+    model, sampler = uniform_vs_normal(), DiscriminatorRejection()  # gamma = the median of F per batch
+    sampler.prepare(model, None)
+    x = sampler.sample(model, 5000).reshape(-1)
+    assert sampler.acceptance_rate == pytest.approx(0.5, abs=0.02)  # sigmoid(F - median F), averaged
+    # U(-4, 4) has std 8 / sqrt(12) = 2.31 and the target 1: a milder correction than p95's, in between
+    assert 1.1 < x.std().item() < 8 / math.sqrt(12) - 0.5
+    assert abs(x.mean().item()) < 0.05
 
 
 def test_drs_updates_the_maximum_when_a_larger_logit_appears():

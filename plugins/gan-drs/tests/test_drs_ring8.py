@@ -23,8 +23,9 @@ def test_drs_raises_the_fraction_near_a_mode(tmp_path):
     run = tmp_path / "run"
     # DRS can only re-weight what the generator draws: the seed is one whose 1,000-step generator puts
     # some samples near a mode (18% within 0.2 here; at seed 0 with fused Adam, none within 0.5)
+    # the paper's gamma (p95): the sharpest rejection, which this toy's modes reward
     train(run, "--steps", "1000", "--seed", "3", "--sampler", "drs", "--drs-keep-training", "1000",
-          "--drs-lr", "1e-3", log_every=500)  # fmt: skip
+          "--drs-lr", "1e-3", "--drs-gamma", "p95", log_every=500)  # fmt: skip
     plain = draw(run, 5000, sampler="plain", device="cpu")
     drs = draw(run, 5000, device="cpu")  # the run's own sampler, with its recorded options
     assert drs.sampler == "drs" and drs.values.shape == (5000, 2)
