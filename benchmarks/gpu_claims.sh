@@ -61,6 +61,8 @@ g.replay(); torch.cuda.synchronize(); print('mps probe', float(y.sum()))"
     unset CUDA_MPS_PIPE_DIRECTORY CUDA_MPS_LOG_DIRECTORY
   fi
 fi
+# the daemon changes how the card is shared: stop it however the script ends
+[ "$mps" = on ] && trap 'echo quit | nvidia-cuda-mps-control' EXIT
 if [ "$mps" = on ] || [ "$DEVICE" != cuda ]; then
   EPOCHS=${EPOCHS:-100} SEEDS=${SEEDS:-0 1 2}
 else
@@ -76,7 +78,9 @@ train() {  # config seed epochs [extra flags...]: one run, its wall time appende
   # shellcheck disable=SC2086  # FLAGS is a list of flags
   $PY -m gancore run --config "experiments/$name.toml" --epochs "$epochs" --seed "$seed" --eval-every 5 \
     --device "$DEVICE" $FLAGS --out "$W/runs/$name-s$seed" "$@" >"$W/runs/$name-s$seed.log" 2>&1
-  echo "exit $? after $(($(date +%s) - began)) s" >>"$W/runs/$name-s$seed.log"
+  local rc=$?
+  echo "exit $rc after $(($(date +%s) - began)) s" >>"$W/runs/$name-s$seed.log"
+  return $rc # fgan-kl starts only from a fgan-js run that finished
 }
 for seed in $SEEDS; do
   for name in $CONFIGS; do train "$name" "$seed" "$EPOCHS" & done
@@ -84,6 +88,7 @@ for seed in $SEEDS; do
 done
 say "started $(jobs -r | wc -l) training jobs"
 
+tests=
 if [ -z "${SKIP_TESTS:-}" ]; then
   # the graphed step against eager (CUDA only), then the whole suite (the lint test needs ruff and
   # lint-imports, which that machine lacks)
@@ -91,19 +96,26 @@ if [ -z "${SKIP_TESTS:-}" ]; then
     timeout -s INT -k 15 240 $PY -m pytest tests/test_cuda_graphs.py -n 4 -q -p no:cacheprovider \
       --junitxml="$W/graphs.xml" >"$W/graphs.log" 2>&1
     say "graph tests: $(tail -1 "$W/graphs.log")"
-    timeout -s INT -k 15 $((STOP_AT - $(t) - 15)) nice -n 5 $PY -m pytest -n 4 -q -p no:cacheprovider \
+    left=$((STOP_AT - $(t) - 15))
+    if [ "$left" -lt 30 ]; then say "suite: skipped, ${left} s left"; exit 0; fi
+    timeout -s INT -k 15 "$left" nice -n 5 $PY -m pytest -n 4 -q -p no:cacheprovider \
       --ignore=tests/test_lint.py --ignore=tests/test_cuda_graphs.py -rf --tb=line \
       --junitxml="$W/suite.xml" >"$W/suite.log" 2>&1
     say "suite: $(tail -1 "$W/suite.log")"
   ) &
+  tests=$!
 fi
 
 while [ "$(t)" -lt "$STOP_AT" ] && [ -n "$(pgrep -f 'gancore run --config')" ]; do
   sleep 10
   [ $(($(t) % 60)) -lt 10 ] && say "gpu $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader 2>/dev/null) · runs $(pgrep -fc 'gancore run --config') · load $(cut -d' ' -f1 /proc/loadavg)"
 done
-touch "$W/stop"
-pkill -TERM -f "gancore run --config" && sleep 10 # SIGTERM: each run saves a checkpoint and stops
+touch "$W/stop" # no fgan-kl starts from here on
+# SIGTERM: each run saves a checkpoint and stops; what is still running 30 s later is killed
+pkill -TERM -f "gancore run --config"
+for _ in $(seq 30); do pgrep -f "gancore run --config" >/dev/null || break; sleep 1; done
+pkill -KILL -f "gancore run --config"
+[ -n "$tests" ] && wait "$tests" # its limits end it by STOP_AT
 say "runs: $(tail -qn1 "$W"/runs/*.log | sort | uniq -c | tr '\n' ';')"
 
 # DRS and MH-GAN on the trained WGAN-GP (report 003's claims), each seed at once

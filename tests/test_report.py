@@ -143,3 +143,16 @@ def test_an_epoch_nobody_evaluated_is_one_line_naming_those_that_were(
     assert code == 2 and len(output.strip().splitlines()) == 1
     assert "--epoch 7: no run logged an evaluation then; epochs with one: 1, 2" in output
     assert not (tmp_path / "r").exists()
+
+
+def test_a_run_stopped_after_its_last_evaluation_reports_that_evaluation_and_its_epoch(
+    tmp_path: Path,
+) -> None:
+    # trained to epoch 2.5 (stopped mid-epoch), evaluated at epochs 1 and 2, no eval.json
+    run = make_run(tmp_path / "stopped", None, [1.0, 2.0, 3.0, 4.0, 5.0], [10.0] * 5, fid_curve=(40.0, 20.0))
+    (row,) = report.table(report.group([report.summarize(run)]))
+    assert row["runs"] == "1" and row["FID"] == "20.0" and row["epochs"] == "2"
+    (at_one,) = report.table(report.group([report.summarize(run)]), epoch=1)
+    assert at_one["FID"] == "40.0" and at_one["epochs"] == "1"
+    (past_it,) = report.table(report.group([report.summarize(run)]), epoch=3)  # never got there
+    assert past_it["runs"] == "0 of 1 evaluated" and past_it["epochs"] == "2.5"

@@ -39,7 +39,7 @@ app.command(
 #: unknown flags are left to the command class, which reports them in one line with the closest flag
 LENIENT = {"allow_extra_args": True, "ignore_unknown_options": True}
 SAMPLER_FLAGS = (
-    "The sampler's flags (e.g. --drs-gamma p50) are in its own panel above; they override the run's."
+    "The sampler's flags (e.g. --drs-gamma p80) are in its own panel above; they override the run's."
 )
 app.command(cls=SamplerCommand, context_settings=LENIENT, epilog=SAMPLER_FLAGS)(reports_errors(sample.sample))
 for command in (plot.plot, report.report, sweep.sweep):

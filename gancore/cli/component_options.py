@@ -7,7 +7,7 @@ and that ``gan run --help`` lists in a panel per component. The flags are made b
 when ``run`` parses its arguments or shows its help, not when the app is built, so that ``gan --help``
 and the other commands never load the plugins (and torch) for them. The values given reach the
 command's function through ``ctx.meta[GIVEN]``, as raw typed values keyed by option name.
-``SamplerCommand`` does the same for the samplers' options alone (``gan sample --drs-gamma p50``).
+``SamplerCommand`` does the same for the samplers' options alone (``gan sample --drs-gamma p80``).
 """
 
 from __future__ import annotations

@@ -51,7 +51,8 @@ def launch_config(nproc: int):
     )
     # the processes run in sessions of their own: the launcher passes Ctrl-C on to them, and they stop
     # together at a check step and save; it waits this long before killing them (torch releases
-    # before this option, which pyproject's torch>=2.4 allows, keep their own wait)
+    # without this option, which pyproject's torch>=2.4 allows, keep their own wait, which this
+    # cannot lengthen: a slow save may be cut there)
     if "shutdown_timeout" in {field.name for field in dataclasses.fields(LaunchConfig)}:
         options["shutdown_timeout"] = 120
     return LaunchConfig(**options)

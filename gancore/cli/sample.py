@@ -31,7 +31,7 @@ def sample(
 ) -> None:
     """Draw samples from a trained run into an .npz file or a folder of PNGs.
 
-    The sampler's options (e.g. --drs-gamma p50) override the run's; what its preparation learns is
+    The sampler's options (e.g. --drs-gamma p80) override the run's; what its preparation learns is
     kept in RUN/samplers/ and reused while the sampler, its options and the checkpoint stay the same.
     A conditional run (its generator takes class labels) draws one class with --class K.
     """

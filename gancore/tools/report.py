@@ -84,12 +84,25 @@ class RunSummary:
             if any(k.startswith("eval/") for k in row)
         }
 
+    def last_logged_epoch(self) -> float | None:
+        """The latest epoch with a logged evaluation (a run stopped mid-epoch trained a little past it)."""
+        return max(self.logged_evaluations(), default=None)
+
     def evaluation_at(self, epoch: float | None) -> dict[str, Any] | None:
-        """The evaluation at ``epoch``: the one logged then; for None the run's eval.json, else the one
-        logged at its last epoch."""
+        """The evaluation at ``epoch``: the one logged then; for None the run's eval.json, else the
+        latest one it logged."""
         if epoch is None:
-            return self.evaluation or self.logged_evaluations().get(self.epochs)
+            return self.evaluation or self.logged_evaluations().get(self.last_logged_epoch())
         return self.logged_evaluations().get(epoch)
+
+    def epochs_reported(self, epoch: float | None) -> float | None:
+        """How far the run had trained when the reported evaluation was made: ``epoch`` where it got
+        there, else its last epoch; without eval.json, the epoch of the evaluation it logged."""
+        if epoch is not None:
+            return epoch if epoch in self.logged_evaluations() else self.epochs and min(self.epochs, epoch)
+        if self.evaluation is None and (logged := self.last_logged_epoch()) is not None:
+            return logged
+        return self.epochs
 
     @property
     def steps_per_second(self) -> float | None:
@@ -203,8 +216,7 @@ def table(groups: dict[str, list[RunSummary]], epoch: float | None = None) -> li
         n = len(runs)
         count = f"{n}" if len(evaluated) == n else f"{len(evaluated)} of {n} evaluated"
         row = {"experiment": name, "runs": count}
-        # at --epoch: a run evaluated then got there (its last training row may be a little before)
-        reached = [epoch if epoch is not None and epoch in r.logged_evaluations() else r.epochs for r in runs]
+        reached = [r.epochs_reported(epoch) for r in runs]
         same = len(set(reached)) == 1 and reached[0] is not None  # no "± 0" when every run got there
         row["epochs"] = f"{reached[0]:.3g}" if same else _cell(reached, "{:.3g}")
         for metric in metrics:

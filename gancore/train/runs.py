@@ -350,7 +350,7 @@ def open_run(
     No callback is built or run: when the run sampled another generator than the live one (an
     average kept by a callback), the checkpoint holds its weights and they are loaded into a copy of
     the generator, which ``model.sampled_generator`` then names; ``live=True`` ignores them.
-    ``sampler_options`` (``gan sample --drs-gamma p50``) override the run's options for the sampler
+    ``sampler_options`` (``gan sample --drs-gamma p80``) override the run's options for the sampler
     alone. The model's ``train_critic`` is the run's critic objective.
     """
     run = RunDir(path).require()

@@ -217,7 +217,7 @@ class DiscriminatorRejection(Sampler):
                 raise ConfigError(
                     f"sampler drs accepted {accepted} of {drawn} candidates (rate {rate:.2g}, below"
                     f" --drs-min-acceptance {self.drs_min_acceptance:g}); the critic rejects almost"
-                    " everything: try --drs-gamma p50, --drs-keep-training, or another sampler"
+                    " everything: try a lower --drs-gamma (p20), --drs-keep-training, or another sampler"
                 )
             x, score = self._generated_scores(model, batch_size)
             logits = self._logits(model, score)
