@@ -191,12 +191,26 @@ class CriticStep(Component):
 
 
 class LipschitzMonitor(Component):
-    """Measures (bounds on) the critic's Lipschitz constant; called only at logging time."""
+    """Measures (bounds on) the critic's Lipschitz constant; called only at logging time.
+
+    A monitor that carries something from one measurement to the next (a power iteration's vectors)
+    returns it from ``state_dict()``: checkpoints keep it, so a resumed run measures what an
+    uninterrupted one does.
+    """
 
     kind = "monitor"
 
     def measure(self, ctx: MonitorContext) -> dict[str, Tensor]:
         raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """What to keep across a resume, by key (saved as ``monitor.<name>.<key>``); none by default."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Take back what ``state_dict()`` returned (on the CPU); a checkpoint without any gives ``{}``."""
+        if state:
+            raise KeyError(f"monitor {self.name!r} keeps no state but the checkpoint has {sorted(state)}")
 
 
 class Sampler(Component):

@@ -33,6 +33,19 @@ from gancore.train.steps import critic_step, generator_step
 
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
 STATS = "stats"  # checkpoint key prefix of the sums not logged yet, and metadata key of their counts
+MONITORS = "monitor"  # checkpoint key prefix of the Lipschitz monitors' state
+
+
+def monitor_state(pipe: Pipeline) -> dict[str, Tensor]:
+    """The monitors' state for a checkpoint, under ``monitor.<name>.``; empty for most monitors."""
+    return {f"{MONITORS}.{name}.{k}": v for name, m in pipe.monitors for k, v in m.state_dict().items()}
+
+
+def monitor_loaders(pipe: Pipeline) -> dict[str, Callable[[dict[str, Tensor]], None]]:
+    """Key prefix -> the monitor's ``load_state_dict``, for ``checkpoint.load_all``."""
+    return {f"{MONITORS}.{name}": monitor.load_state_dict for name, monitor in pipe.monitors}
+
+
 GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
 
 
@@ -167,7 +180,11 @@ class Trainer:
             return
         spec = json.dumps(attrs.asdict(p.model.spec))
         extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
-        extra = {**extra, **{f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()}}
+        extra = {
+            **extra,
+            **monitor_state(p),
+            **{f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()},
+        }
         if stats is not None and any(stats.counts.values()):  # none pending at a log row: nothing to keep
             sums, counts = stats.state()
             extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}

@@ -35,6 +35,7 @@ from gancore.train.loop import (
     SilentReporter,
     Trainer,
     ctrl_c_requests_stop,
+    monitor_loaders,
     steps_per_epoch,
 )
 from gancore.train.objective import critic_objective
@@ -319,7 +320,8 @@ def _load(trainer: Trainer, source: Path, config: RunConfig, world: distributed.
     p = trainer.pipe
     unlogged: dict = {}
     streams: dict[str, torch.Tensor] = {}
-    loaders = {**callbacks.state_loaders(p), STATS: unlogged.update, distributed.RNG_PREFIX: streams.update}
+    loaders = {**callbacks.state_loaders(p), **monitor_loaders(p), STATS: unlogged.update}
+    loaders[distributed.RNG_PREFIX] = streams.update
     meta = checkpoint.load_all(
         source, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
         sampled=p.model.sampled_generator, states=loaders,

@@ -66,7 +66,9 @@ def spectral_norm_product(
         matrix = as_matrix(module.weight.detach()).float()  # under spectral_norm: the normalized weight
         u = vectors.get(name)
         n = iters
-        if u is None or u.shape[0] != matrix.shape[0] or u.device != matrix.device:
+        if u is not None and u.shape[0] == matrix.shape[0]:
+            u = u.to(matrix.device)  # a resumed run's vectors come from the checkpoint, on the CPU
+        else:
             # drawn from the monitor's own CPU generator: measuring must not move the run's RNG
             u = F.normalize(torch.randn(matrix.shape[0], generator=generator), dim=0).to(matrix.device)
             n = first_iters

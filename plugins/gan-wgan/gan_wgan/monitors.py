@@ -12,7 +12,8 @@ from gancore import LipschitzMonitor, MonitorContext, input_gradient_norms, inte
 
 @attrs.define
 class SpectralProduct(LipschitzMonitor):
-    """Product of the critic layers' spectral norms (power iteration kept between calls): an upper bound."""
+    """Product of the critic layers' spectral norms (power iteration kept between calls, and in
+    checkpoints): an upper bound."""
 
     name = "spectral-product"
     sn_power_iters: int = option(
@@ -29,6 +30,12 @@ class SpectralProduct(LipschitzMonitor):
         with evaluating(ctx.model.critic) as critic:
             bound = spectral_norm_product(critic, self._vectors, iters, max(iters, 50), self._rng)
         return {"bound": bound}
+
+    def state_dict(self) -> dict[str, Tensor]:
+        return {name: u.detach().cpu() for name, u in self._vectors.items()}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        self._vectors = dict(state)  # moved to the critic's device at the next measurement
 
 
 @attrs.define
