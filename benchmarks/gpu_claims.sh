@@ -28,13 +28,8 @@ STOP_AT=${STOP_AT:-470} DEVICE=${DEVICE:-cuda} FLAGS=${FLAGS---cuda-graphs}
 CONFIGS=${CONFIGS:-vanilla lsgan cn-lsgan wgan-gp wgan-gp-conv vanilla-diffaugment lsgan-icr vanilla-modeseek ours}
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
-  export GANCORE_DATA=/tmp/gancore-data
-  mkdir -p "$GANCORE_DATA/MNIST/raw"
-  for f in .mnist/*.gz; do gunzip -c "$f" >"$GANCORE_DATA/MNIST/raw/$(basename "$f" .gz)"; done
-  editable=()
-  for p in plugins/gan-*; do editable+=(-e "$p"); done
-  $PY -m pip install -q --no-index --no-deps --no-build-isolation .whl/*.whl -e . "${editable[@]}" \
-    >"$W/install.log" 2>&1 || say "install FAILED: $(tail -3 "$W/install.log")"
+  source benchmarks/gpu_prepare.sh
+  prepare_gpu_machine "$W/install.log" || say "install FAILED: $(tail -3 "$W/install.log")"
   {
     nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv
     $PY -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)"

@@ -6,12 +6,9 @@ set -u
 OUT=${OUT:-gpu-out} STOP_AT=${STOP_AT:-225}
 mkdir -p "$OUT" /tmp/runs100
 START=$(date +%s)
-export PYTHONUNBUFFERED=1 GANCORE_DATA=/tmp/gancore-data OMP_NUM_THREADS=1
-mkdir -p "$GANCORE_DATA/MNIST/raw"
-for f in .mnist/*.gz; do gunzip -c "$f" >"$GANCORE_DATA/MNIST/raw/$(basename "$f" .gz)"; done
-editable=()
-for p in plugins/gan-*; do editable+=(-e "$p"); done
-python3 -m pip install -q --no-index --no-deps --no-build-isolation .whl/*.whl -e . "${editable[@]}" >/tmp/runs100/install.log 2>&1
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
+source benchmarks/gpu_prepare.sh
+prepare_gpu_machine /tmp/runs100/install.log
 nvidia-smi --query-gpu=name,driver_version --format=csv >/tmp/runs100/machine.txt
 python3 -c "import torch; print('torch', torch.__version__, 'cuda', torch.version.cuda)" >>/tmp/runs100/machine.txt
 echo "installed at $(($(date +%s) - START)) s"

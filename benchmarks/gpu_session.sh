@@ -24,22 +24,17 @@ mkdir -p "$OUT" "$FINAL"
 START=$(date +%s)
 t() { echo $(($(date +%s) - START)); }
 say() { echo "[$(t) s] $*" | tee -a "$OUT/timeline.txt"; }
-export PYTHONUNBUFFERED=1 GANCORE_DATA=/tmp/gancore-data OMP_NUM_THREADS=1
+export PYTHONUNBUFFERED=1 OMP_NUM_THREADS=1
 PY=python3
+source benchmarks/gpu_prepare.sh
 
-mkdir -p "$GANCORE_DATA/MNIST/raw"
-for f in .mnist/*.gz; do gunzip -c "$f" >"$GANCORE_DATA/MNIST/raw/$(basename "$f" .gz)"; done
+prepare_gpu_machine "$OUT/install.log" || say "install FAILED: $(tail -3 "$OUT/install.log")"
 {
   nvidia-smi
   $PY -c "import torch, sys; print(sys.version); print('torch', torch.__version__, 'cuda', torch.version.cuda, torch.cuda.get_device_name(0))"
   nproc
 } >"$OUT/machine.txt" 2>&1
 say "data ready; $(grep -m1 -o 'NVIDIA H[0-9]*[^|]*' "$OUT/machine.txt" | head -1)"
-
-editable=()
-for p in plugins/gan-*; do editable+=(-e "$p"); done
-$PY -m pip install -q --no-index --no-deps --no-build-isolation .whl/*.whl -e . "${editable[@]}" \
-  >"$OUT/install.log" 2>&1 || say "install FAILED: $(tail -3 "$OUT/install.log")"
 $PY -m gancore plugins >>"$OUT/install.log" 2>&1
 say "installed: $(grep -c ' ok ' "$OUT/install.log") plugins ok"
 

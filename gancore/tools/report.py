@@ -56,10 +56,6 @@ class RunSummary:
     def train_rows(self) -> list[dict[str, Any]]:
         return [r for r in self.rows if "it_s" in r]
 
-    @property
-    def wall_seconds(self) -> float | None:
-        return self.wall_seconds_until(None)
-
     def wall_seconds_until(self, epoch: float | None) -> float | None:
         """Training time by the run's own clock up to ``epoch`` (all of it for None), summed over
         resumed segments (each restarts at 0)."""

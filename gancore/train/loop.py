@@ -34,6 +34,7 @@ from gancore.train.steps import critic_step, generator_step
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
 STATS = "stats"  # checkpoint key prefix of the sums not logged yet, and metadata key of their counts
 MONITORS = "monitor"  # checkpoint key prefix of the Lipschitz monitors' state
+GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
 
 
 def monitor_state(pipe: Pipeline) -> dict[str, Tensor]:
@@ -44,9 +45,6 @@ def monitor_state(pipe: Pipeline) -> dict[str, Tensor]:
 def monitor_loaders(pipe: Pipeline) -> dict[str, Callable[[dict[str, Tensor]], None]]:
     """Key prefix -> the monitor's ``load_state_dict``, for ``checkpoint.load_all``."""
     return {f"{MONITORS}.{name}": monitor.load_state_dict for name, monitor in pipe.monitors}
-
-
-GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
 
 
 class Reporter(Protocol):
