@@ -19,7 +19,7 @@ RING = ["--dataset", "ring8", "--device", "cpu"]
         (["--loss", "vanila"], "unknown loss 'vanila'; did you mean 'vanilla'?"),
         (["--critic", "mpl"], "did you mean 'mlp'?"),
         (["--dropuot", "0.3"], "no such option --dropuot"),
-        (["--dropout", "0.3"], "--dropout is an option of critic 'conv', critic 'mlp'"),
+        (["--dropout", "0.3"], "--dropout is an option of critic 'conv', critic 'conv-002', critic 'mlp'"),
         (["--toy-width", "many"], "Invalid value for '--toy-width'"),
         (["--toy-width", "0"], "generator 'toy': 'toy_width' must be > 0"),
         (["--optimizer", "adamw"], "--optimizer must be one of adam, rmsprop, sgd; got 'adamw'"),

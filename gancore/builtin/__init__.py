@@ -9,7 +9,14 @@ from gancore import hookimpl
 from gancore.builtin.critic_steps import PlainStep
 from gancore.builtin.datasets import MNIST, FashionMNIST, Grid25, Ring8
 from gancore.builtin.losses import Vanilla
-from gancore.builtin.networks import ConvCritic, MLPCritic, MLPGenerator, ToyCritic, ToyGenerator
+from gancore.builtin.networks import (
+    ConvCritic,
+    MLPCritic,
+    MLPGenerator,
+    ReportConvCritic,
+    ToyCritic,
+    ToyGenerator,
+)
 from gancore.builtin.priors import Normal
 from gancore.builtin.samplers import Plain
 from gancore.builtin.schedules import Constant
@@ -27,7 +34,7 @@ def gancore_generators():
 
 @hookimpl
 def gancore_critics():
-    return [MLPCritic, ConvCritic, ToyCritic]
+    return [MLPCritic, ConvCritic, ReportConvCritic, ToyCritic]
 
 
 @hookimpl

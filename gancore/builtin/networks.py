@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Sequence
 
 import attrs
@@ -53,26 +52,93 @@ class MLPCritic(Network):
         )
 
 
+def _norm_layer(norm: str, channels: int) -> list[nn.Module]:
+    """The normalization after a conv block's convolution. "layer" normalizes each sample over its
+    channels and positions (GroupNorm with one group): unlike "batch", it keeps the critic's output for
+    one sample independent of the others, which a gradient penalty per sample assumes (Gulrajani et
+    al. 2017, section 4)."""
+    if norm == "layer":
+        return [nn.GroupNorm(1, channels)]
+    if norm == "batch":
+        return [nn.BatchNorm2d(channels)]
+    if norm == "instance":
+        return [nn.GroupNorm(channels, channels)]
+    return []
+
+
+NORMS = ("none", "layer", "batch", "instance")
+
+
+def _one_of(*choices: str):
+    def check(instance: object, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            flag = "--" + attribute.name.replace("_", "-")
+            raise ValueError(f"{flag} must be one of {', '.join(choices)}; got {value!r}")
+
+    return check
+
+
 @attrs.define
 class ConvCritic(Network):
-    """Four strided 3x3 conv blocks of 16, 32, 64, 128 filters, LeakyReLU(0.2), then a linear score."""
+    """Strided conv blocks (conv, normalization, LeakyReLU(0.2)) doubling the filters, then a linear score.
+
+    The defaults are the conv critic that trained the fixed MLP generator best under WGAN-GP in the
+    search of docs/results.md; ``conv-002`` is report 002's own (four 3x3 blocks of 16 to 128 filters,
+    no normalization).
+    """
 
     name = "conv"
+    conv_width: int = option(
+        64,
+        help="filters of the first conv block (each next block doubles them)",
+        validator=attrs.validators.gt(0),
+    )
+    conv_depth: int = option(3, help="number of strided conv blocks", validator=attrs.validators.ge(1))
+    conv_kernel: int = option(4, help="kernel size of the convolutions", validator=attrs.validators.ge(1))
+    conv_norm: str = option(
+        "none", help="normalization after each conv: " + ", ".join(NORMS), validator=_one_of(*NORMS)
+    )
     dropout: float = option(0.0, help="dropout probability after each conv block", validator=_unit)
 
     def build(self, spec: DataSpec, latent_dim: int) -> nn.Module:
         if spec.kind != "image":
-            raise ConfigError("critic 'conv' needs image data; use --critic mlp or toy for points")
+            raise ConfigError(f"critic {self.name!r} needs image data; use --critic mlp or toy for points")
         channels, height, width = spec.shape
         layers: list[nn.Module] = []
-        for filters in (16, 32, 64, 128):
-            layers += [nn.Conv2d(channels, filters, 3, stride=2, padding=1), nn.LeakyReLU(0.2)]
+        pad = (self.conv_kernel - 1) // 2
+        for block in range(self.conv_depth):
+            filters = self.conv_width * 2**block
+            # the first block is never normalized: its input is the image itself (as in DCGAN)
+            norm = _norm_layer(self.conv_norm, filters) if block > 0 else []
+            layers += [nn.Conv2d(channels, filters, self.conv_kernel, stride=2, padding=pad), *norm]
+            layers.append(nn.LeakyReLU(0.2))
             if self.dropout > 0:
                 layers.append(nn.Dropout(self.dropout))
             channels = filters
-            height, width = math.ceil(height / 2), math.ceil(width / 2)
+            height = (height + 2 * pad - self.conv_kernel) // 2 + 1
+            width = (width + 2 * pad - self.conv_kernel) // 2 + 1
+            if height < 1 or width < 1:
+                raise ConfigError(
+                    f"critic {self.name!r}: {self.conv_depth} blocks of kernel {self.conv_kernel} shrink a"
+                    f" {spec.shape[1]}x{spec.shape[2]} image to nothing; use a smaller --conv-depth"
+                )
         layers += [nn.Flatten(), nn.Linear(channels * height * width, 1)]
         return nn.Sequential(*layers)
+
+
+@attrs.define
+class ReportConvCritic(ConvCritic):
+    """Report 002's conv critic exactly: four strided 3x3 conv blocks of 16, 32, 64, 128 filters,
+    LeakyReLU(0.2), no normalization, then a linear score."""
+
+    name = "conv-002"
+    conv_width: int = option(
+        16,
+        help="filters of the first conv block (each next block doubles them)",
+        validator=attrs.validators.gt(0),
+    )
+    conv_depth: int = option(4, help="number of strided conv blocks", validator=attrs.validators.ge(1))
+    conv_kernel: int = option(3, help="kernel size of the convolutions", validator=attrs.validators.ge(1))
 
 
 @attrs.define

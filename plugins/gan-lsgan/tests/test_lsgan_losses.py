@@ -101,3 +101,19 @@ def test_cn_l2_pull_by_hand_and_it_reaches_the_generator():
 def test_large_outputs_stay_finite():
     loss = LSGAN()
     assert math.isfinite(loss.critic_loss(torch.tensor([1e6]), torch.tensor([-1e6])).item())
+
+
+def test_sigmoid_reading_by_hand():
+    # --ls-sigmoid: the squares are taken on D = sigmoid(out), as the reports' discriminator gave it
+    real, fake = torch.tensor([0.0, math.log(3.0)]), torch.tensor([0.0, -math.log(3.0)])
+    # sigmoid: real (0.5, 0.75), fake (0.5, 0.25)
+    loss = LSGAN(ls_sigmoid=True)
+    expected_d = 0.5 * (0.25 + 0.0625) / 2 + 0.5 * (0.25 + 0.0625) / 2
+    assert loss.critic_loss(real, fake).item() == pytest.approx(expected_d)
+    assert loss.generator_loss(fake).item() == pytest.approx(0.5 * (0.25 + 0.5625) / 2)
+    assert loss.threshold == pytest.approx(0.0)  # D > 1/2 is an output > 0
+    # bounded: a huge score costs at most 1/2 per term, never 1e12
+    assert loss.critic_loss(torch.tensor([-1e6]), torch.tensor([1e6])).item() == pytest.approx(1.0)
+    # the optimal D = p / (p + q) is sigmoid(log p/q): the logit reads the output back unchanged
+    out = torch.tensor([-2.0, 0.0, 1.5])
+    assert loss.logit(out).tolist() == pytest.approx(out.tolist(), abs=1e-5)
