@@ -89,7 +89,7 @@ class ConvCritic(Network):
 
     name = "conv"
     conv_width: int = option(
-        64,
+        32,
         help="filters of the first conv block (each next block doubles them)",
         validator=attrs.validators.gt(0),
     )

@@ -17,8 +17,8 @@ here recommend that optimizer setting and normalize by default (``--no-projectio
 hinge loss comes from gan-losses (``--loss hinge``).
 
 φ here is one of gancore's critics without its last layer: ``projection`` the reports' MLP critic
-(in-1024-512-256, LeakyReLU(0.2)), ``projection-conv`` the conv critic (four strided 3x3 blocks of
-16-128 filters); ``--dropout`` applies as in those.
+(in-1024-512-256, LeakyReLU(0.2)), ``projection-conv`` report 002's conv critic (``conv-002``: four
+strided 3x3 blocks of 16-128 filters); ``--dropout`` applies as in those.
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ def mlp_features(n_in: int, dropout: float, widths: tuple[int, ...] = (1024, 512
 
 
 def conv_features(shape: tuple[int, ...], dropout: float) -> tuple[nn.Sequential, int]:
-    """φ of gancore's conv critic: four strided 3x3 blocks of 16, 32, 64, 128 filters, flattened."""
+    """φ of report 002's conv critic (conv-002): four strided 3x3 blocks of 16 to 128 filters, flattened."""
     channels, height, width = shape
     layers: list[nn.Module] = []
     for filters in (16, 32, 64, 128):
