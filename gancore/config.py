@@ -154,7 +154,7 @@ class RunConfig:
     batch_size: int = attrs.field(default=64, validator=_positive_int)
     #: how many processes (torchrun ranks) trained the run; set by the run itself, not a flag
     processes: int = attrs.field(default=1, validator=_positive_int)
-    epochs: int = attrs.field(default=10, validator=_non_negative_int)
+    epochs: int = attrs.field(default=4, validator=_non_negative_int)  # the main job's length
     steps: int = attrs.field(default=0, validator=_non_negative_int)
     # optimisation
     optimizer: str = attrs.field(default="adam", validator=_one_of("adam", "rmsprop", "sgd"))

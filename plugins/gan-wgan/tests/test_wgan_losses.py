@@ -34,8 +34,9 @@ def test_wgan_resolves_to_clipping_rmsprop_and_five_critic_steps():
 
 def test_wgan_gp_resolves_to_penalty_10_and_adam():
     config = resolve(get_registry(), {"loss": "wgan-gp"}, {})
-    assert (config.optimizer, config.lr_d, config.lr_g) == ("adam", 1e-4, 1e-4)
+    assert (config.optimizer, config.lr_d, config.lr_g) == ("adam", 1.6e-3, 1.6e-3)
     assert (config.beta1, config.beta2, config.n_critic) == (0.5, 0.9, 5)
+    assert config.callbacks == ("ema",)
     assert config.regs == ("gp",)
     assert config.options["gp_weight"] == 10.0 and config.options["clip_value"] == 0.0
 
