@@ -60,7 +60,7 @@ def test_help_lists_component_flags_under_their_component():
     result = gan("run", "--help")
     assert result.exit_code == 0, result.output
     title, _ = _panel_of(result.output, "--dropout")
-    assert title == "Options of critic conv / mlp"  # one flag for both critics' dropout
+    assert title == "Options of critic conv / conv-002 / mlp"  # one flag for the critics' dropout
     title, rows = _panel_of(result.output, "--saturating")
     assert title.startswith("Options of loss") and title.endswith("vanilla")
     assert "--no-saturating" in rows[0] and "(default off)" in " ".join(rows)
