@@ -136,7 +136,7 @@ def test_an_option_clashing_with_runs_own_flag_is_refused(register_plugin):
         (["--toy-width", "1.5"], "error: Invalid value for '--toy-width'"),
         (["--saturating=yes"], "error: Option '--saturating' does not take a value."),
         (["--dropuot", "0.3"], "error: no such option --dropuot; did you mean --dropout?"),
-        (["--dropout", "0.3"], "error: --dropout is an option of critic 'conv', critic 'mlp', which this"),
+        (["--dropout", "0.3"], "error: --dropout is an option of critic 'conv', critic 'conv-002'"),
         (["stray"], "error: unexpected argument 'stray'"),
     ],
 )
