@@ -78,6 +78,23 @@ def _one_of(*choices: str):
     return check
 
 
+# the conv critics' shape options, declared once: conv-002 only gives them other defaults
+def _conv_width(default: int):
+    return option(
+        default,
+        help="filters of the first conv block (each next block doubles them)",
+        validator=attrs.validators.gt(0),
+    )
+
+
+def _conv_depth(default: int):
+    return option(default, help="number of strided conv blocks", validator=attrs.validators.ge(1))
+
+
+def _conv_kernel(default: int):
+    return option(default, help="kernel size of the convolutions", validator=attrs.validators.ge(1))
+
+
 @attrs.define
 class ConvCritic(Network):
     """Strided conv blocks (conv, normalization, LeakyReLU(0.2)) doubling the filters, then a linear score.
@@ -88,13 +105,9 @@ class ConvCritic(Network):
     """
 
     name = "conv"
-    conv_width: int = option(
-        32,
-        help="filters of the first conv block (each next block doubles them)",
-        validator=attrs.validators.gt(0),
-    )
-    conv_depth: int = option(3, help="number of strided conv blocks", validator=attrs.validators.ge(1))
-    conv_kernel: int = option(4, help="kernel size of the convolutions", validator=attrs.validators.ge(1))
+    conv_width: int = _conv_width(32)
+    conv_depth: int = _conv_depth(3)
+    conv_kernel: int = _conv_kernel(4)
     conv_norm: str = option(
         "none", help="normalization after each conv: " + ", ".join(NORMS), validator=_one_of(*NORMS)
     )
@@ -132,13 +145,9 @@ class ReportConvCritic(ConvCritic):
     LeakyReLU(0.2), no normalization, then a linear score."""
 
     name = "conv-002"
-    conv_width: int = option(
-        16,
-        help="filters of the first conv block (each next block doubles them)",
-        validator=attrs.validators.gt(0),
-    )
-    conv_depth: int = option(4, help="number of strided conv blocks", validator=attrs.validators.ge(1))
-    conv_kernel: int = option(3, help="kernel size of the convolutions", validator=attrs.validators.ge(1))
+    conv_width: int = _conv_width(16)
+    conv_depth: int = _conv_depth(4)
+    conv_kernel: int = _conv_kernel(3)
 
 
 @attrs.define
