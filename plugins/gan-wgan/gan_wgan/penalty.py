@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import attrs
 from torch import Tensor
 
@@ -10,11 +12,19 @@ from gancore import ConfigError, CriticStepContext, GANModel, Regularizer, gradi
 
 @attrs.define
 class GradientPenalty(Regularizer):
-    """gp_weight * E[(||grad D(x_hat)|| - 1)^2], x_hat uniform on segments between real and fake samples."""
+    """gp_weight * E[(||grad D(x_hat)|| - 1)^2], x_hat uniform on segments between real and fake samples
+    (estimated on the first ``gp_share`` of the batch)."""
 
     name = "gp"
     gp_weight: float = option(
         10.0, help="weight (lambda) of the gradient penalty", validator=attrs.validators.ge(0)
+    )
+    # the double backward through the critic is most of a WGAN-GP critic step on a CPU (about 60% for
+    # the conv critic), so penalising half the batch buys about a third more steps in the same time
+    gp_share: float = option(
+        1.0,
+        help="share of each batch whose interpolates are penalised (below 1: cheaper, noisier estimate)",
+        validator=[attrs.validators.gt(0.0), attrs.validators.le(1.0)],
     )
 
     def check(self, model: GANModel) -> None:
@@ -26,4 +36,6 @@ class GradientPenalty(Regularizer):
 
     def critic_term(self, ctx: CriticStepContext) -> Tensor:
         # through model.score: the penalty constrains the critic exactly as the loss sees it (augmented)
-        return self.gp_weight * gradient_penalty(ctx.model.score, ctx.real, ctx.fake)
+        # the batch is shuffled and the fakes' noise is independent, so its first rows are a random subset
+        rows = math.ceil(self.gp_share * ctx.real.shape[0])
+        return self.gp_weight * gradient_penalty(ctx.model.score, ctx.real[:rows], ctx.fake[:rows])

@@ -96,6 +96,28 @@ def test_penalty_of_a_linear_critic_is_lambda_times_norm_minus_one_squared(norm)
     assert term.item() == pytest.approx(10.0 * (norm - 1) ** 2, rel=1e-5)
 
 
+class HalfSquaredNorm(nn.Module):
+    """f(x) = ||x||^2 / 2, whose gradient at x is x itself."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 0.5 * x.flatten(1).square().sum(1, keepdim=True)
+
+
+@pytest.mark.parametrize(("share", "expected"), [(1.0, 35.0), (0.5, 5.0), (0.6, 50.0 / 3), (0.1, 0.0)])
+def test_penalty_share_penalises_the_first_rows_of_the_batch(share, expected):
+    # real == fake, so every interpolate is that row whatever eps is: norms 1, 2, 3, 4, and
+    # 10 * mean((norm - 1)^2) over the first ceil(share * 4) rows is 35, 5, 50/3 and 0
+    rows = torch.tensor([[1.0, 0.0], [0.0, 2.0], [3.0, 0.0], [0.0, 4.0]])
+    term = GradientPenalty(gp_share=share).critic_term(critic_ctx(HalfSquaredNorm(), rows, rows.clone()))
+    assert term.item() == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("share", [0.0, 1.5, -0.5])
+def test_penalty_share_outside_the_unit_interval_is_refused(share):
+    with pytest.raises(Exception, match="gp_share"):
+        GradientPenalty(gp_share=share)
+
+
 def test_penalty_is_positive_for_a_nonlinear_critic_and_trains_it():
     real, fake = batches((2,))
     critic = toy_critic()
