@@ -39,12 +39,13 @@ def test_wgan_gp_resolves_to_penalty_10_and_adam():
     assert config.callbacks == ("ema",)
     assert config.regs == ("gp",)
     assert config.options["gp_weight"] == 10.0 and config.options["clip_value"] == 0.0
+    assert config.options["gp_share"] == 0.5
     assert "drs_keep_training" not in config.options  # a recommendation for a sampler not selected
 
 
 def test_wgan_gp_with_drs_keeps_training_its_critic():
     config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {})
-    assert (config.options["drs_keep_training"], config.options["drs_lr"]) == (300, 1e-3)
+    assert (config.options["drs_keep_training"], config.options["drs_lr"]) == (300, 5e-4)
     config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {"drs_keep_training": 0})
     assert config.options["drs_keep_training"] == 0
 
