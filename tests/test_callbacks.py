@@ -170,6 +170,8 @@ REFERENCE_DIGESTS = {
             "1e-4",
             "--lr-g",
             "1e-4",
+            "--gp-share",
+            "1",
         ),  # wgan-gp recommended these until 2026-12-03
         "8c4c623bf90ee61fea80c96627febd8c162ce6546284c13bfb39cbe0306b36d5",
     ),

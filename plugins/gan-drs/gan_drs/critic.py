@@ -61,6 +61,27 @@ def held_out(
     return data.x[len(data) - n_held :], labels
 
 
+#: what a further-trained critic minimises: the run's own critic objective, or the logistic loss
+KEEP_OBJECTIVES = ("run", "logistic")
+
+
+def logistic_step(
+    model: GANModel, critic: nn.Module, opt: torch.optim.Optimizer, real: Tensor, labels: Tensor | None
+) -> Tensor:
+    """One step of the logistic (real vs generated) loss, softplus(-D(real)) + softplus(D(fake)),
+    whose optimum is the logit log p/q that DRS and MH read, whatever loss trained the critic."""
+    fake_labels = model.labels(real.shape[0])
+    with torch.no_grad():
+        fake = model.generate(model.latent(real.shape[0]), fake_labels)
+    real_out = model.score_clean(real, labels, critic)
+    fake_out = model.score_clean(fake, fake_labels, critic)
+    loss = nn.functional.softplus(-real_out).mean() + nn.functional.softplus(fake_out).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return loss.detach()
+
+
 def keep_training(
     model: GANModel,
     data: Data | None,
@@ -70,11 +91,15 @@ def keep_training(
     batch_size: int,
     fraction: float,
     sampler: str,
+    objective: str = "run",
 ) -> nn.Module:
-    """A copy of the critic trained on (held-out real, frozen-generator fake) batches with the run's
-    critic objective (``model.train_critic``): its loss, and its regularizers (a gradient
-    penalty), gradient clipping and critic constraint (weight clipping, spectral normalization),
-    so the critic stays the kind of critic the run trained.
+    """A copy of the critic trained on (held-out real, frozen-generator fake) batches.
+
+    ``objective="run"``: the run's critic objective (``model.train_critic``): its loss, and its
+    regularizers (a gradient penalty), gradient clipping and critic constraint (weight clipping,
+    spectral normalization), so the critic stays the kind of critic the run trained.
+    ``objective="logistic"``: the logistic loss alone (``logistic_step``), which turns a critic that
+    is a score (WGAN's) into an estimate of log p/q of the sampled generator.
 
     The copy leaves the run's own critic untouched (the per-epoch evaluation samples mid-training).
     """
@@ -89,8 +114,10 @@ def keep_training(
         idx = torch.randint(n_held, (batch_size,), device=held.device)
         real = data.decode(held[idx]).to(model.device)
         labels = None if held_labels is None else held_labels[idx].to(model.device)
-        # for a loss with a logit, the critic stays at the optimum that loss.logit reads as log p/q
-        model.train_critic(critic, opt, real, labels)
+        if objective == "logistic":
+            logistic_step(model, critic, opt, real, labels)
+        else:  # for a loss with a logit, the critic stays at the optimum that loss.logit reads as log p/q
+            model.train_critic(critic, opt, real, labels)
     return frozen(critic)
 
 

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 
 from gan_drs.critic import (
     BATCH,
+    KEEP_OBJECTIVES,
     calibration_scores,
     critic_state,
     fit_platt,
@@ -81,6 +82,12 @@ class DiscriminatorRejection(Sampler):
     )
     drs_lr: float = option(
         1e-4, help="Adam learning rate of --drs-keep-training", validator=attrs.validators.gt(0)
+    )
+    drs_keep_objective: str = option(
+        "run",
+        help="what --drs-keep-training minimises: run (the run's critic objective) or logistic"
+        " (real vs generated, whose optimum is the logit log p/q DRS reads)",
+        validator=attrs.validators.in_(KEEP_OBJECTIVES),
     )
     drs_batch_size: int = option(
         64, help="batch size of --drs-keep-training", validator=attrs.validators.gt(0)
@@ -179,7 +186,7 @@ class DiscriminatorRejection(Sampler):
         """A copy of the critic trained further with the run's objective (``critic.keep_training``)."""
         return keep_training(
             model, data, steps=self.drs_keep_training, lr=self.drs_lr, batch_size=self.drs_batch_size,
-            fraction=self.drs_holdout, sampler="drs",
+            fraction=self.drs_holdout, sampler="drs", objective=self.drs_keep_objective,
         )  # fmt: skip
 
     def _generated_scores(self, model: GANModel, m: int) -> tuple[Tensor, Tensor]:

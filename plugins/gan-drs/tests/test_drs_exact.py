@@ -188,6 +188,31 @@ def test_drs_keep_training_leaves_the_runs_critic_alone():
     assert logits[0] > logits[1] + 1 and logits[0] > logits[2] + 1
 
 
+def test_logistic_keep_training_learns_the_log_density_ratio_of_a_score_critic():
+    # a loss with no logit (as WGAN's): the logistic objective turns its critic into log p/q, here
+    # log N(x; 0, 1) - log U(x; -4, 4), which Platt scaling then finds affine already (a = 1, b = 0)
+    torch.manual_seed(0)
+    critic = nn.Sequential(nn.Linear(1, 32), nn.Tanh(), nn.Linear(32, 32), nn.Tanh(), nn.Linear(32, 1))
+    model = model_1d(Affine(8.0, -4.0), critic, loss=NoLogit())
+    data = Data(torch.randn(100_000, 1), DataSpec((1,), "points"))
+    sampler = DiscriminatorRejection(
+        drs_keep_training=1500, drs_lr=3e-3, drs_batch_size=256, drs_keep_objective="logistic", drs_burn_in=2000
+    )
+    sampler.prepare(model, data)
+    x = torch.linspace(-2.0, 2.0, 9).reshape(-1, 1)
+    with torch.no_grad():
+        learned = sampler._critic(x).reshape(-1)
+    exact = NormalOverUniform()(x)
+    assert (learned - exact).abs().max().item() < 0.25, (learned, exact)
+    a, b = sampler._platt
+    assert a == pytest.approx(1.0, abs=0.15) and b == pytest.approx(0.0, abs=0.15)
+
+
+def test_drs_rejects_an_unknown_keep_objective():
+    with pytest.raises(ValueError, match="drs_keep_objective"):
+        DiscriminatorRejection(drs_keep_objective="hinge")
+
+
 def test_threshold_keeps_the_critics_favourites_with_any_loss():
     torch.manual_seed(0)
     model = model_1d(Affine(8.0, -4.0), Identity(), loss=NoLogit())  # score = x, no logit needed
