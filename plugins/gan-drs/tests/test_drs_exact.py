@@ -196,7 +196,11 @@ def test_logistic_keep_training_learns_the_log_density_ratio_of_a_score_critic()
     model = model_1d(Affine(8.0, -4.0), critic, loss=NoLogit())
     data = Data(torch.randn(100_000, 1), DataSpec((1,), "points"))
     sampler = DiscriminatorRejection(
-        drs_keep_training=1500, drs_lr=3e-3, drs_batch_size=256, drs_keep_objective="logistic", drs_burn_in=2000
+        drs_keep_training=1500,
+        drs_lr=3e-3,
+        drs_batch_size=256,
+        drs_keep_objective="logistic",
+        drs_burn_in=2000,
     )
     sampler.prepare(model, data)
     x = torch.linspace(-2.0, 2.0, 9).reshape(-1, 1)
