@@ -46,6 +46,7 @@ def test_wgan_gp_resolves_to_penalty_10_and_adam():
 def test_wgan_gp_with_drs_keeps_training_its_critic():
     config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {})
     assert (config.options["drs_keep_training"], config.options["drs_lr"]) == (300, 5e-4)
+    assert config.options["drs_gamma"] == "p25"
     config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {"drs_keep_training": 0})
     assert config.options["drs_keep_training"] == 0
 
