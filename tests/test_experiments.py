@@ -48,6 +48,12 @@ def test_recipes_resolve_as_the_reports_used_them() -> None:
     assert config("vanilla-diffaugment").augment == ("translation", "cutout")
     assert config("lsgan-drs").sampler == "drs" and config("gmm").prior == "gmm"
     assert config("hinge-r1-ema").regs == ("r1",) and config("hinge-r1-ema").callbacks == ("ema",)
+    # report 001's rows in the readings that reproduce them (docs/results.md, "The claims")
+    assert config("lsgan-sigmoid").options["ls_sigmoid"] and config("cn-lsgan-sigmoid").options["ls_sigmoid"]
+    w001 = config("wgan-gp-001")
+    assert (w001.loss, w001.regs, w001.callbacks) == ("wgan", ("gp",), ())
+    assert (w001.lr_d, w001.lr_g, w001.optimizer) == (4e-4, 4e-4, "adam")
+    assert (w001.options["clip_value"], w001.options["gp_weight"], w001.beta2) == (0.0, 10.0, 0.9)
     cond = config("conditional")
     assert (cond.generator, cond.critic, cond.loss) == ("cmlp", "projection", "hinge")
 
