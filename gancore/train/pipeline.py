@@ -38,7 +38,10 @@ def instantiate(registry: Registry, kind: str, name: str, options: dict[str, Any
     try:
         return entry.cls(**kwargs)
     except (ValueError, TypeError) as exc:
-        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {exc}") from None
+        # attrs' own validators (in_, and others) put the message first and the attribute, the
+        # allowed values and the value after it: the message alone is the line a user needs
+        message = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc
+        raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {message}") from None
 
 
 def load_data(config: RunConfig, registry: Registry, device: torch.device) -> Data:

@@ -183,7 +183,7 @@ class DiscriminatorRejection(Sampler):
         return fit_platt(s_real, s_fake)
 
     def _keep_training(self, model: GANModel, data: Data | None) -> nn.Module:
-        """A copy of the critic trained further with the run's objective (``critic.keep_training``)."""
+        """A copy of the critic trained further with ``--drs-keep-objective`` (``critic.keep_training``)."""
         return keep_training(
             model, data, steps=self.drs_keep_training, lr=self.drs_lr, batch_size=self.drs_batch_size,
             fraction=self.drs_holdout, sampler="drs", objective=self.drs_keep_objective,

@@ -15,6 +15,7 @@ from gancore.builtin.losses import Vanilla
 from gancore.components import Loss, Prior
 from gancore.errors import ConfigError
 from gancore.records import Data, DataSpec, GANModel
+from gancore.testing import gan
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 
@@ -215,6 +216,24 @@ def test_logistic_keep_training_learns_the_log_density_ratio_of_a_score_critic()
 def test_drs_rejects_an_unknown_keep_objective():
     with pytest.raises(ValueError, match="drs_keep_objective"):
         DiscriminatorRejection(drs_keep_objective="hinge")
+
+
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        (
+            ("--drs-keep-objective", "hinge"),
+            "error: sampler 'drs': 'drs_keep_objective' must be in ('run', 'logistic') (got 'hinge')",
+        ),
+        (("--drs-gamma", "p150"), "error: --drs-gamma 'p150': give pNN"),
+    ],
+)  # fmt: skip
+def test_a_bad_drs_option_is_one_line_naming_it(tmp_path, flags, line):
+    # attrs' in_ validator raises ValueError(message, attribute, choices, value): the line is the message
+    run = tmp_path / "r"
+    code, output = gan("run", "--dataset", "ring8", "--sampler", "drs", "--steps", "1", *flags, "--out", run)
+    assert code == 2 and output.startswith(line) and len(output.strip().splitlines()) == 1, output
+    assert not run.exists()
 
 
 def test_threshold_keeps_the_critics_favourites_with_any_loss():

@@ -68,7 +68,7 @@ class WGANGP(WGAN):
         # no clipping (clip_value 0), but --spectral-norm stays available
         "critic_step": "lipschitz",
         "monitors": MONITORS,
-        # gp_share 0.5: the same FID per epoch on the main job (epochs 2-6, seed 0) at about 18% more
+        # gp_share 0.5: the same FID per epoch on the main job (epochs 2-5, seed 0) at about 18% more
         # steps per second on the 2-core CPU (docs/results.md, "The card's command"). With --sampler drs
         # (ignored otherwise): WGAN's critic is a score fitted against the live generator, not a logit
         # of the sampled (EMA) one, and DRS on it as it stands lost to plain sampling; 300 further critic
