@@ -52,6 +52,7 @@ _EXPORTS: dict[str, str] = {
     "PluginError": "gancore.errors",
     "CheckpointError": "gancore.errors",
     "DataError": "gancore.errors",
+    "warn": "gancore.errors",  # one warning line on stderr
     # tensor functions shared by techniques (a gradient penalty, a chain of augmentations)
     "compose": "gancore.functional",
     "interpolates": "gancore.functional",
@@ -95,7 +96,7 @@ if TYPE_CHECKING:  # what type checkers and IDEs see
         SampleWeighting,
         option,
     )
-    from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError
+    from gancore.errors import CheckpointError, ConfigError, DataError, GancoreError, PluginError, warn
     from gancore.eval.features import FeatureNetSpec
     from gancore.eval.images import ImageEvaluation
     from gancore.eval.modes import ModeEvaluation

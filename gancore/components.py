@@ -81,6 +81,13 @@ class Component:
         """
         return None
 
+    def check_length(self, total_steps: int, steps_per_epoch: int) -> None:
+        """Raise ``ConfigError`` (one line) if this component cannot work in a run of
+        ``total_steps`` generator steps (``steps_per_epoch`` to an epoch): an option that takes
+        effect only after the run's end, for example. Called when a run is assembled or resumed,
+        before its folder is created or any step runs."""
+        return None
+
     @classmethod
     def summary(cls) -> str:
         if cls.help:

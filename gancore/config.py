@@ -152,8 +152,9 @@ class RunConfig:
     latent_dim: int = attrs.field(default=100, validator=_positive_int)
     #: the global batch: under torchrun each of the ``processes`` takes batch_size / processes of it
     batch_size: int = attrs.field(default=64, validator=_positive_int)
-    #: how many processes (torchrun ranks) trained the run; set by the run itself, not a flag
-    processes: int = attrs.field(default=1, validator=_positive_int)
+    #: how many processes (torchrun ranks) trained the run; set by the run itself when it starts (0:
+    #: not yet), not a flag; a config file that gives another number than the run has is refused
+    processes: int = attrs.field(default=0, validator=_non_negative_int)
     epochs: int = attrs.field(default=4, validator=_non_negative_int)  # the main job's length
     steps: int = attrs.field(default=0, validator=_non_negative_int)
     # optimisation
@@ -266,6 +267,30 @@ def recorded_plugins(path: Path) -> list[str]:
     return list(table) if isinstance(table, dict) else []
 
 
+def plugin_differences(path: Path) -> list[str]:
+    """A line for each plugin that ``path``'s ``[plugins]`` table records at another version than the
+    one installed, or that is not installed; a table that is not ``name = "version"`` is refused."""
+    from gancore.plugins import plugin_infos
+
+    try:
+        table = tomllib.loads(path.read_text()).get("plugins", {})
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return []  # read_toml reports the file itself
+    if not isinstance(table, dict) or not all(isinstance(v, str) for v in table.values()):
+        raise ConfigError(f'[plugins] in {path} must be a table of plugin = "version", got {table!r}')
+    installed = {info.name: info.version for info in plugin_infos()}
+    lines = []
+    for name, version in sorted(table.items()):
+        if name not in installed:
+            lines.append(f"{path} was written with plugin {name} {version}, which is not installed")
+        elif installed[name] != version:
+            lines.append(
+                f"{path} was written with plugin {name} {version}; {installed[name]} is installed, and"
+                " its results may differ"
+            )
+    return lines
+
+
 def _read_legacy_keys(data: dict[str, Any]) -> None:
     """Files written before the learning-rate ramp became a component (2026-11-25) stay readable.
 
@@ -287,8 +312,17 @@ def selected(settings: dict[str, Any] | RunConfig) -> list[tuple[str, str]]:
     return pairs
 
 
+def refuse_zero_threads(given: dict[str, Any]) -> None:
+    """``threads = 0`` given by a user: 0 is only the unset default (one thread per core)."""
+    if given.get("threads") == 0:
+        raise ConfigError(
+            "--threads must be at least 1, got 0; leave it out for $GANCORE_THREADS or one thread per core"
+        )
+
+
 def resolve(registry: Registry, explicit: dict[str, Any], explicit_options: dict[str, Any]) -> RunConfig:
     """Defaults, then component recommendations, then what the user set explicitly."""
+    refuse_zero_threads(explicit)
     make_config(**{**explicit, "options": explicit_options})  # types and ranges of what the user gave, first
     settings = {name: f.default for name, f in FIELDS.items() if f.default is not attrs.NOTHING}
     settings.update({k: [] for k in LIST_KEYS})

@@ -54,6 +54,10 @@ class Metric:
         return f"{text} of {total}" if total is not None else text
 
 
+#: the splits of real data an evaluation may compare against (``--split``)
+SPLITS = ("test", "train")
+
+
 @attrs.frozen
 class EvalSettings:
     """How one evaluation is run. An evaluation reads the fields it needs and refuses, in one line,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -48,7 +49,12 @@ CONFIGS = {
     "unknown-key": 'lossx = "vanilla"\n',
     "not-toml": "loss = \n",
     "monitor-unknown": 'dataset = "ring8"\nmonitors = "no-such-monitor"\n',
+    "threads-zero": 'dataset = "ring8"\ndevice = "cpu"\nsteps = 3\nthreads = 0\n',
+    "processes-three": 'dataset = "ring8"\ndevice = "cpu"\nsteps = 3\nprocesses = 3\n',
+    "plugins-not-a-table": 'dataset = "ring8"\ndevice = "cpu"\nsteps = 3\nplugins = 5\n',
 }
+#: [cluster] tables of `gan sweep --cluster local --cluster-config`, each with one bad value
+CLUSTERS = {"mem-nan": "mem_gb = nan", "mem-negative": "mem_gb = -5", "cpus-huge": "cpus_per_job = 100000"}
 
 #: (id, argv, a piece the one line must hold); paths are relative to the world
 CASES: list[tuple[str, list[str], str]] = [
@@ -160,6 +166,73 @@ CASES: list[tuple[str, list[str], str]] = [
     ("plugins-unknown-flag", ["plugins", "--no-such-flag"], "--no-such-flag"),
     ("unknown-command", ["no-such-command"], "no-such-command"),
     ("evaluator-train-over-a-file", ["evaluator", "train", "--out", "a-file.txt"], "already exists"),
+    # issue 27: outputs that are not gancore's to replace, checked before the first byte
+    *[
+        (f"{command}-out-{name}", [command, "run", "--out", target], what)
+        for command in ("plot", "eval")
+        for name, target, what in (("fifo", "fifo.png", "FIFO"), ("symlink", "link.png", "symbolic link"))
+    ],
+    ("plot-out-unknown-format", ["plot", "run", "--out", "x.txt"], ".png"),
+    ("sample-out-fifo", ["sample", "run", "--out", "fifo.npz"], "fifo.npz"),
+    ("sample-grid-fifo", ["sample", "run", "--out", "s.npz", "--grid", "fifo.png"], "FIFO"),
+    (
+        "sample-grid-under-a-file",
+        ["sample", "run", "--out", "s.npz", "--grid", "a-file.txt/g.png"],
+        "a-file.txt",
+    ),
+    ("sample-grid-symlink", ["sample", "run", "--out", "s.npz", "--grid", "link.png"], "symbolic link"),
+    ("report-out-fifo", ["report", "run", "--out", "fifo.png"], "FIFO"),
+    ("report-out-symlink", ["report", "run", "--out", "link-to-folder"], "symbolic link"),
+    ("run-out-fifo", ["run", *RING, "--out", "fifo.png"], "FIFO"),
+    # issue 27: one validation for new runs, resumes, sweeps and --nproc
+    ("run-threads-huge", ["run", *RING, "--threads", "100000", "--out", "new-run"], "CPU cores"),
+    ("run-threads-zero", ["run", *RING, "--threads", "0", "--out", "new-run"], "--threads"),
+    ("run-epochs-zero", ["run", "--dataset", "ring8", "--epochs", "0", "--out", "new-run"], "trains nothing"),
+    ("run-augment-comma", ["run", *RING, "--augment", ",", "--out", "new-run"], "empty name"),
+    *[
+        (f"run-resume-{flag}-{value}", ["run", "--resume", "run", f"--{flag}", value], f"--{flag}")
+        for flag, value in (
+            ("steps", "-5"),
+            ("epochs", "-1"),
+            ("log-every", "0"),
+            ("ckpt-every", "-1"),
+            ("threads", "-1"),
+            ("eval-every", "-1"),
+            ("threads", "0"),
+            ("threads", "100000"),
+        )
+    ],
+    ("run-resume-hand-edited", ["run", "--resume", "edited-run", "--steps", "6"], "seed = 99"),
+    (
+        "run-ema-decay-one",
+        ["run", *RING, "--callback", "ema", "--ema-decay", "1", "--out", "new-run"],
+        "[0, 1)",
+    ),
+    *[
+        (
+            f"run-{flag}-zero",
+            ["run", *RING, "--weighting", "topk", f"--{flag}", "0", "--out", "new-run"],
+            flag,
+        )
+        for flag in ("topk-gamma", "topk-min")
+    ],
+    ("eval-split-unknown", ["eval", "run", "--split", "foo"], "--split"),
+    ("sweep-device-missing", ["sweep", "good.toml", "--devices", "cuda:99", "--out", "new-sweep"], "cuda:99"),
+    ("sweep-config-unrunnable", ["sweep", "threads-zero.toml", "--out", "new-sweep"], "threads-zero.toml"),
+    *[
+        (
+            f"sweep-cluster-{name}",
+            ["sweep", "good.toml", "--cluster", "local", "--cluster-config", f"cluster-{name}.toml"],
+            text.split()[0],
+        )
+        for name, text in CLUSTERS.items()
+    ],
+    (
+        "run-nproc-bad-setting",
+        ["run", *RING, "--nproc", "2", "--threads", "100000", "--out", "x"],
+        "CPU cores",
+    ),
+    ("run-nproc-resume-bad", ["run", "--nproc", "2", "--resume", "run"], "trained by 1 process"),
 ]
 
 
@@ -175,6 +248,16 @@ def _make_world(root: Path) -> None:
     (root / "a-file.txt").write_text("not a run, not samples\n")
     (root / "old-report").mkdir()
     (root / "old-report" / "report.md").write_text("# an earlier report, to keep\n")
+    code, output = testing.gan("run", *RING, "--batch-size", "32", "--out", root / "edited-run")
+    assert code == 0, output
+    config = root / "edited-run" / "config.toml"
+    config.write_text(config.read_text().replace("seed = 0", "seed = 99"))  # by hand, after training
+    for name, text in CLUSTERS.items():
+        (root / f"cluster-{name}.toml").write_text(f"[cluster]\n{text}\n")
+    os.mkfifo(root / "fifo.png")
+    os.mkfifo(root / "fifo.npz")
+    os.symlink(root / "a-file.txt", root / "link.png")
+    os.symlink(root / "a-folder", root / "link-to-folder")
     np.savez(root / "points.npz", samples=np.zeros((100, 2), np.float32))
     np.savez(root / "strings.npz", samples=np.array(["a", "b"]))
     np.savez(root / "uint16.npz", samples=np.zeros((100, 2), np.uint16))
@@ -202,14 +285,19 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
-    """Every path under ``root`` with its kind, and a file's content hash and modification time."""
+    """Every path under ``root`` with its kind, and a file's content hash and modification time
+    (a FIFO, a device or a link: its kind, inode and target; reading a FIFO would block)."""
     tree = {}
     for path in sorted(root.rglob("*")):
-        if path.is_dir():
+        info = path.lstat()
+        if stat.S_ISDIR(info.st_mode):
             tree[str(path.relative_to(root))] = ("dir", 0)
-        else:
+        elif stat.S_ISREG(info.st_mode):
             digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            tree[str(path.relative_to(root))] = (digest, path.stat().st_mtime_ns)
+            tree[str(path.relative_to(root))] = (digest, info.st_mtime_ns)
+        else:
+            target = os.readlink(path) if path.is_symlink() else ""
+            tree[str(path.relative_to(root))] = (f"{stat.S_IFMT(info.st_mode)} {target}", info.st_ino)
     return tree
 
 
@@ -236,3 +324,93 @@ def test_the_table_is_large_and_covers_every_command() -> None:
     commands = {argv[0] for _, argv, _ in CASES}
     assert len(CASES) >= 60
     assert {"run", "sample", "eval", "plot", "sweep", "report", "plugins"} <= commands
+
+
+@pytest.mark.parametrize(
+    ("env", "argv"),
+    [
+        ({"GANCORE_THREADS": "0"}, ["run", *RING, "--out", "new-run"]),
+        ({"GANCORE_THREADS": "100000"}, ["run", *RING, "--out", "new-run"]),
+        ({"GANCORE_THREADS": "abc"}, ["sample", "run", "--out", "s.npz"]),
+    ],
+    ids=["run-zero", "run-huge", "sample-text"],
+)
+def test_a_bad_thread_count_in_the_environment_is_one_line(
+    world: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], argv: list[str]
+) -> None:
+    from gancore.cli import app
+
+    monkeypatch.chdir(world)
+    before = snapshot(world)
+    result = CliRunner().invoke(app, argv, env={"COLUMNS": "300", **env}, catch_exceptions=False)
+    assert result.exit_code == 2, result.output
+    assert (
+        result.stderr.strip().startswith("error: GANCORE_THREADS=") and len(result.stderr.splitlines()) == 1
+    )
+    assert snapshot(world) == before
+
+
+def test_no_writer_replaces_a_device_node(tmp_path: Path) -> None:
+    """A character device made like /dev/null (root only: skipped elsewhere) is refused by every
+    output check and by the atomic writer itself, and stays a device."""
+    from gancore.cli import app
+    from gancore.errors import ConfigError
+    from gancore.io.atomic import write_atomic
+
+    node = tmp_path / "null.png"
+    try:
+        os.mknod(node, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except (PermissionError, OSError) as exc:
+        pytest.skip(f"cannot make a device node here: {exc}")
+    with pytest.raises(ConfigError, match="character device"):
+        write_atomic(node, "bytes")
+    runner = CliRunner()
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["run", *RING, "--batch-size", "32", "--out", str(run)]).exit_code == 0
+    for argv in (["plot", str(run), "--out", str(node)], ["eval", str(run), "--out", str(node)]):
+        result = runner.invoke(app, argv, env={"COLUMNS": "300"})
+        assert result.exit_code == 2 and "character device" in result.stderr, result.output
+    assert stat.S_ISCHR(node.lstat().st_mode)
+
+
+def test_the_atomic_writer_never_renames_over_a_fifo_or_a_link(tmp_path: Path) -> None:
+    from gancore.errors import ConfigError
+    from gancore.io.atomic import write_atomic
+
+    fifo, target, link = tmp_path / "pipe", tmp_path / "target.txt", tmp_path / "link.txt"
+    os.mkfifo(fifo)
+    target.write_text("kept\n")
+    link.symlink_to(target)
+    for path, kind in ((fifo, "FIFO"), (link, "symbolic link"), (tmp_path, "folder")):
+        with pytest.raises(ConfigError, match=kind):
+            write_atomic(path, "new")
+    assert stat.S_ISFIFO(fifo.lstat().st_mode) and link.is_symlink() and target.read_text() == "kept\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["link.txt", "pipe", "target.txt"]  # no temporary
+
+
+def test_a_samples_folder_appears_only_complete(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kill midway through `gan sample --out pngs/` (here: the 5th PNG fails) leaves no folder named
+    pngs: the PNGs go into a hidden temporary folder, renamed when all are written."""
+    import torch
+
+    from gancore.records import DataSpec
+    from gancore.tools import sampling
+
+    spec = DataSpec(kind="image", shape=(1, 28, 28))
+    samples = sampling.Samples(torch.zeros(10, 1, 28, 28), spec, "plain")
+    written = []
+
+    def failing_save(picture: torch.Tensor, path: Path, *, fsync: bool = True) -> None:
+        if len(written) == 4:
+            raise KeyboardInterrupt  # as a kill would stop it
+        written.append(path)
+        path.write_bytes(b"png")
+
+    monkeypatch.setattr(sampling, "save_png", failing_save)
+    with pytest.raises(KeyboardInterrupt):
+        sampling.write_samples(samples, tmp_path / "pngs")
+    assert list(tmp_path.iterdir()) == [] and len(written) == 4
+    monkeypatch.undo()
+    sampling.write_samples(samples, tmp_path / "pngs")
+    assert sorted(p.name for p in (tmp_path / "pngs").iterdir())[:2] == ["000000.png", "000001.png"]
+    assert len(list((tmp_path / "pngs").iterdir())) == 11 and [p.name for p in tmp_path.iterdir()] == ["pngs"]

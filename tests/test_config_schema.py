@@ -12,6 +12,7 @@ import torch
 from gancore.config import make_config, resolve
 from gancore.errors import ConfigError
 from gancore.plugins import get_registry
+from gancore.train import threads
 from tests.conftest import gan
 
 RING = ["--dataset", "ring8", "--device", "cpu", "--steps", "2", "--batch-size", "32"]
@@ -59,8 +60,12 @@ def test_threads_default_env_and_flag_are_recorded(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("GANCORE_THREADS", "1")
     assert gan("run", *RING, "--out", tmp_path / "b").exit_code == 0
     assert _recorded_threads(tmp_path / "b") == 1 and torch.get_num_threads() == 1
-    assert gan("run", *RING, "--threads", "3", "--out", tmp_path / "c").exit_code == 0
-    assert _recorded_threads(tmp_path / "c") == 3 and torch.get_num_threads() == 3
+    cores = threads.available()
+    assert gan("run", *RING, "--threads", str(cores), "--out", tmp_path / "c").exit_code == 0
+    assert _recorded_threads(tmp_path / "c") == cores and torch.get_num_threads() == cores
+    result = gan("run", *RING, "--threads", str(cores + 1), "--out", tmp_path / "e")
+    assert result.exit_code == 2 and f"has {cores} CPU cores" in result.output  # OpenMP crashed on 100000
+    assert not (tmp_path / "e").exists()
     monkeypatch.setenv("GANCORE_THREADS", "many")
     result = gan("run", *RING, "--out", tmp_path / "d")
     assert result.exit_code == 2 and "GANCORE_THREADS='many'" in result.output

@@ -68,8 +68,9 @@ def test_each_loss_with_each_penalty_and_ema(tmp_path, loss, penalty):
     [
         (["--reg", "r1", "--r1-every", "0"], "'r1_every' must be >= 1"),
         (["--reg", "r2", "--r2-gamma", "-1"], "'r2_gamma' must be >= 0.0"),
-        (["--callback", "ema", "--ema-decay", "1.5"], "'ema_decay' must be <= 1.0"),
-        (["--callback", "ema", "--ema-start", "-5"], "'ema_start' must be >= 0"),
+        (["--callback", "ema", "--ema-decay", "1.5"], "--ema-decay must be in [0, 1), got 1.5"),
+        (["--callback", "ema", "--ema-decay", "1"], "--ema-decay must be in [0, 1), got 1.0"),
+        (["--callback", "ema", "--ema-start", "-5"], "--ema-start must be >= 0"),
         (["--reg", "r1", "--critic-step", "lipschitz", "--clip-value", "0.01"], "--reg r1 penalises"),
         (["--loss", "wgan", "--reg", "r2"], "weight clipping to [-0.01, 0.01] already caps"),
     ],

@@ -16,8 +16,12 @@ Opt = Annotated
 
 def _refuse_existing(out: Path | None, allowed: Path | None = None) -> None:
     from gancore.errors import ConfigError
+    from gancore.io.outputs import check_file
 
-    if out is None or not out.exists():
+    if out is None:
+        return
+    check_file(out, "--out ")  # a device, a FIFO, a link, a path under a file: before any work
+    if not out.exists():
         return
     if allowed is not None and out.resolve() == allowed.resolve():
         return  # refreshing a run's own eval.json

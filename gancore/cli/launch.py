@@ -83,8 +83,13 @@ def launch(nproc: int, args: list[str]) -> None:
             how = f"was killed by {failure.signal_name()}"
         else:
             how = f"exited with code {failure.exitcode}; its own line above says why"
-        if failure.exitcode == 2:  # bad input: the processes' own line says what and how to fix it
-            raise typer.Exit(2) from None
+        if failure.exitcode == 2 and exc.failures.get(0, failure).exitcode == 2:
+            raise typer.Exit(2) from None  # bad input: rank 0's own line says what and how to fix it
+        if failure.exitcode == 2:  # only later ranks refused, and they stay silent (cli.shared)
+            raise GancoreError(
+                f"process {rank} of {nproc} refused its input and process 0 did not; run the same"
+                " command without --nproc to see why"
+            ) from None
         if failure.exitcode == Interrupted.exit_code:
             raise Interrupted("interrupted: every process saved the checkpoint and stopped") from None
         error = ProcessFailed(

@@ -10,7 +10,7 @@ from rich.console import Console
 
 from gancore.cli.component_options import ARGV, GIVEN
 from gancore.cli.shared import Opt, err
-from gancore.errors import GancoreError
+from gancore.errors import GancoreError, warn
 
 
 class RichReporter:
@@ -164,14 +164,6 @@ def run(
     """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
     if nproc is not None and nproc < 1:
         raise GancoreError(f"--nproc must be at least 1, got {nproc}")
-    if nproc is not None and nproc > 1:
-        from gancore.cli.launch import launch, without_nproc
-        from gancore.train.distributed import launched
-
-        if launched():
-            raise GancoreError("--nproc starts its own processes; drop it when running under torchrun")
-        launch(nproc, ["run", *without_nproc(ctx.meta[ARGV])])
-        return
     from gancore import config as cfg
     from gancore.eval.evaluate import run_evaluator
     from gancore.plugins import get_registry
@@ -187,7 +179,7 @@ def run(
         callbacks=callback or None,
         critic_step=critic_step,
         monitors=monitor or None,
-        augment=[a for a in augment.split(",") if a] if augment is not None else None,
+        augment=augmentations(augment),
         schedules=schedule or None,
         sampler=sampler,
         prior=prior,
@@ -221,22 +213,27 @@ def run(
     )
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
+    if resume is not None and (config is not None or out is not None or options):
+        raise GancoreError("--resume continues a run as configured; drop --config, --out and component flags")
+    settings = None
+    if resume is None:
+        explicit = cfg.read_toml(config) if config is not None else {}
+        for line in cfg.plugin_differences(config) if config is not None else []:
+            warn(line)
+        explicit_options = dict(explicit.pop("options", {}))
+        explicit_options.update(options)
+        explicit.update(flags)
+        settings = cfg.resolve(registry, explicit, explicit_options)
+    if nproc is not None and nproc > 1:
+        _launch(ctx, nproc, settings, resume, out, flags, registry)
+        return
     main = rank_from_env() == 0  # under torchrun only rank 0 draws the progress bar and says done
     reporter = RichReporter(err) if main else None
     folder = resume
     try:
         if resume is not None:
-            if config is not None or out is not None or options:
-                raise GancoreError(
-                    "--resume continues a run as configured; drop --config, --out and component flags"
-                )
             trainer = runs.resume(resume, flags, reporter, registry, run_evaluator)
         else:
-            explicit = cfg.read_toml(config) if config is not None else {}
-            explicit_options = dict(explicit.pop("options", {}))
-            explicit_options.update(options)
-            explicit.update(flags)
-            settings = cfg.resolve(registry, explicit, explicit_options)
             from gancore.io.rundir import default_run_path
 
             folder = out or default_run_path(settings.loss.rpartition(":")[2])  # no plugin: in a folder name
@@ -248,3 +245,43 @@ def run(
             reporter.stop()
     if main:
         err.print(f"[green]done[/]: {trainer.run.path} (step {trainer.last_saved})", highlight=False)
+
+
+def augmentations(text: str | None) -> list[str] | None:
+    """``--augment translation,cutout`` as names; ``--augment ""`` selects none; an empty name between
+    commas (``--augment ,``) is refused, not read as none."""
+    if text is None:
+        return None
+    if text.strip() == "":
+        return []
+    names = [name.strip() for name in text.split(",")]
+    if not all(names):
+        raise GancoreError(
+            f"--augment {text!r} has an empty name; give names separated by commas, e.g. translation,cutout"
+        )
+    return names
+
+
+def _launch(
+    ctx: typer.Context, nproc: int, settings: Any, resume: Path | None, out: Path | None, flags: dict,
+    registry: Any,
+) -> None:  # fmt: skip
+    """``--nproc N``: the settings validated once here, for N processes, before any process starts
+    (each would otherwise print the same error line)."""
+    from gancore.cli.launch import launch, without_nproc
+    from gancore.config import recorded_plugins
+    from gancore.io.rundir import RunDir
+    from gancore.train import runs
+    from gancore.train.distributed import launched
+    from gancore.train.validate import validate
+
+    if launched():
+        raise GancoreError("--nproc starts its own processes; drop it when running under torchrun")
+    if resume is not None:
+        run = RunDir(resume).require()
+        runs.resumed_config(run, flags, registry.preferring(recorded_plugins(run.config)), nproc)
+    else:
+        validate(settings, registry, nproc)
+        if out is not None and RunDir(out).taken():
+            RunDir(out).create()  # raises its "already exists" line
+    launch(nproc, ["run", *without_nproc(ctx.meta[ARGV])])

@@ -36,7 +36,8 @@ def sample(
     A conditional run (its generator takes class labels) draws one class with --class K.
     """
     from gancore.config import SEED_LIMIT
-    from gancore.tools.sampling import draw, write_samples
+    from gancore.tools.sampling import check_outputs, draw, write_samples
+    from gancore.train import threads
 
     if n <= 0:
         raise GancoreError(f"-n must be positive, got {n}")
@@ -44,6 +45,8 @@ def sample(
         raise GancoreError(f"--batch-size must be a positive whole number, got {batch_size}")
     if not 0 <= seed < SEED_LIMIT:
         raise GancoreError(f"--seed must be a whole number in [0, {SEED_LIMIT - 1}], got {seed}")
+    check_outputs(out, grid)  # every output, before minutes of drawing and before any is written
+    threads.apply(threads.choose(0))  # $GANCORE_THREADS, as training reads it
     options = ctx.meta.get(GIVEN, {})
     samples = draw(run_dir, n, sampler, checkpoint, seed, device, batch_size, live, options, label)
     written = write_samples(samples, out, grid)

@@ -41,6 +41,8 @@ def reports_errors(command):
         except GancoreError as exc:
             if os.environ.get("GANCORE_DEBUG"):
                 traceback.print_exc()
+            if exc.exit_code == 2 and _a_later_rank():  # bad input is refused alike on every rank:
+                raise typer.Exit(2) from None  # rank 0 says it once (the launcher covers the rest)
             raise fail(str(exc), exc.exit_code) from None
         except (typer.Exit, typer.Abort):
             raise
@@ -63,6 +65,11 @@ def reports_errors(command):
             raise fail(f"{PluginFailed(plugin, exc)} (GANCORE_DEBUG=1 shows the traceback)", 1) from None
 
     return wrapper
+
+
+def _a_later_rank() -> bool:
+    """A process of a torchrun run other than rank 0."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
 
 
 _OS_ERROR_FIXES = {

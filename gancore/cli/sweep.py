@@ -44,7 +44,7 @@ def sweep(
     ] = False,
 ) -> None:
     """Train and evaluate every config with every seed, then report mean and spread over seeds."""
-    from gancore.config import SEED_LIMIT, make_config
+    from gancore.config import SEED_LIMIT, make_config, resolve_device
     from gancore.tools import sweep as sw
     from gancore.tools.report import rich_table, write_report
 
@@ -62,8 +62,6 @@ def sweep(
     device_list = tuple(d.strip() for d in devices.split(",") if d.strip())
     if not device_list:
         raise GancoreError("--devices is empty; give e.g. --devices cpu or --devices cuda:0,cuda:1")
-    for device in device_list:
-        make_config(device=device)  # an unknown device name is one line, before any job starts
     engine = None
     if cluster is not None:
         from gancore.tools.cluster import check_available, read_cluster_config
@@ -77,6 +75,13 @@ def sweep(
         check_available(engine)
     elif cluster_config is not None:
         raise GancoreError("--cluster-config needs --cluster (slurm, or local/debug to try it here)")
+    for device in device_list:
+        make_config(device=device)  # an unknown device name is one line, before any job starts
+        if engine is None:  # and one this machine lacks (a cluster's nodes have their own)
+            try:
+                resolve_device(device)
+            except GancoreError as exc:
+                raise GancoreError(f"--devices: {exc}") from None
     for name, value in (("epochs", epochs), ("steps", steps), ("eval-every", eval_every)):
         if value is not None and value < 0:
             raise GancoreError(f"--{name} must be >= 0, got {value}")
@@ -89,6 +94,7 @@ def sweep(
                            eval_every=eval_every, eval_samples=eval_samples, n_real=n_real,
                            callbacks=tuple(callback or ()), retry_failed=retry_failed)  # fmt: skip
     jobs = sw.plan(configs, list(range(first_seed, first_seed + seeds)), out)
+    sw.check_jobs(jobs, settings, local=engine is None)
     where = engine.describe() if engine else ", ".join(device_list)
     err.print(f"{len(jobs)} jobs ({len(configs)} configs x {seeds} seeds) on {where}")
     status = sw.Runner(settings, lambda line: err.print(line, highlight=False), engine).run(jobs)

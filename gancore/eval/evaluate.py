@@ -20,7 +20,7 @@ from torch import Tensor
 
 from gancore.errors import ConfigError
 from gancore.eval import classes
-from gancore.evaluation import EvalSettings, Evaluation, Metric
+from gancore.evaluation import SPLITS, EvalSettings, Evaluation, Metric
 from gancore.plugins import Registry, get_registry
 
 DEFAULT_N = 10_000
@@ -74,6 +74,8 @@ def settings(
     """``EvalSettings`` from command-line values (device names, optional paths)."""
     from gancore.io.data import resolve_data_dir
 
+    if split not in SPLITS:  # every dataset's, whether or not its evaluation reads real images
+        raise ConfigError(f"--split {split}: expected one of {', '.join(SPLITS)}")
     if not isinstance(device, torch.device):
         from gancore.config import resolve_device
 

@@ -26,13 +26,12 @@ from gancore.eval import classes
 from gancore.eval import features as feats
 from gancore.eval.fid import frechet_distance, gaussian_fit
 from gancore.eval.prdc import knn_distances, prdc
-from gancore.evaluation import EvalSettings, Evaluation, Metric
+from gancore.evaluation import SPLITS, EvalSettings, Evaluation, Metric
 from gancore.io.atomic import atomic_path
 
 DEFAULT_N = 10_000
 CACHE_VERSION = 2  # bump whenever the features computed from the same weights change
 KNN_CACHED = 8  # k-NN distances kept per real point: enough for any k up to 8 without recomputing
-SPLITS = ("test", "train")
 
 
 def cache_dir() -> Path:

@@ -4,8 +4,10 @@ Every file gancore writes whole (config.toml, checkpoints, eval.json, sweep stat
 reports) goes through here: the bytes go to a temporary file in the same folder (a rename is atomic
 only within one file system), which is flushed to disk and then renamed over the target with
 ``os.replace``. A crash, a full disk or Ctrl-C midway leaves the old file intact, and the temporary is
-removed on any error. The temporary's name holds the process id and a random part, so two processes
-(a sweep's jobs, a resumed run beside an evaluation) never write into each other's temporary.
+removed on any error. The target must be a regular file or nothing (``outputs.refuse_special``): a
+rename would replace a device node such as /dev/null, a FIFO, or a symbolic link. The temporary's
+name holds the process id and a random part, so two processes (a sweep's jobs, a resumed run beside
+an evaluation) never write into each other's temporary.
 
 ``atomic_path`` serves libraries that write by file name (safetensors' ``save_file``, numpy's
 ``savez``, Pillow's ``save``, matplotlib's ``savefig``): the temporary keeps the target's suffix,
@@ -22,6 +24,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from safetensors import SafetensorError
+
+from gancore.io.outputs import refuse_special
 
 
 def temporary_name(path: Path) -> Path:
@@ -50,6 +54,7 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
     atomic, only its durability waits for the operating system.
     """
     target = Path(path)
+    refuse_special(target)  # before any work: a device node, a FIFO or a link is never replaced
     tmp = temporary_name(target)
     try:
         yield tmp
@@ -58,6 +63,7 @@ def atomic_path(path: str | os.PathLike[str], *, fsync: bool = True) -> Iterator
         if fsync:
             with open(tmp, "rb") as fh:
                 os.fsync(fh.fileno())
+        refuse_special(target)  # again: something may have been put there while the bytes were made
         os.replace(tmp, target)
         if fsync:
             _sync_folder(target.parent)

@@ -33,6 +33,8 @@ FORMAT = "gancore-checkpoint-1"
 #: key prefix of the sampled generator's weights, and the metadata key naming who provided them
 SAMPLED = "sampled_generator"
 CHECKSUM = "checksum"
+#: the metadata key of the run's identity (``train.validate.identity``), compared on resume
+IDENTITY = "identity"
 #: what every checkpoint holds: ``read`` refuses one without them in one line, not a KeyError later
 REQUIRED_META = (
     "step",
@@ -119,6 +121,17 @@ def save(
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return path
+
+
+def metadata(path: Path) -> dict[str, str]:
+    """The metadata alone (the header: no tensor is read), of a checkpoint ``read`` has verified."""
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as fh:
+            return fh.metadata() or {}
+    except Exception as exc:
+        raise CheckpointError(
+            f"checkpoint {path} cannot be read ({type(exc).__name__}: {exc}){ADVICE}"
+        ) from None
 
 
 def read(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:

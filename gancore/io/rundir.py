@@ -10,6 +10,7 @@ import attrs
 
 from gancore.errors import ConfigError, warn
 from gancore.io.atomic import write_atomic
+from gancore.io.outputs import check_folder
 
 
 def default_run_path(loss: str) -> Path:
@@ -74,8 +75,7 @@ class RunDir:
 
     def create(self) -> None:
         """Make a new run folder; an existing, non-empty one is never touched."""
-        if self.path.exists() and not self.path.is_dir():
-            raise ConfigError(f"--out {self.path} is a file, not a folder; choose another --out")
+        check_folder(self.path, "--out ")  # a file, a device, a link in the way: refused
         if self.taken():
             raise ConfigError(
                 f"{self.path} already exists; continue it with --resume {self.path} or choose another --out"

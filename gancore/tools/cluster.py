@@ -20,6 +20,7 @@ The resources come from the ``[cluster]`` table of a TOML file (``--cluster-conf
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -109,7 +110,28 @@ def read_cluster_config(engine: str, path: Path | None) -> ClusterConfig:
     for key in ("cpus_per_job", "time_min"):
         if values.get(key, 1) < 1:
             raise ConfigError(f"{key} in [cluster] of {path} must be >= 1, got {values[key]}")
+    mem = values.get("mem_gb")
+    if mem is not None and not (math.isfinite(mem) and mem > 0):
+        raise ConfigError(f"mem_gb in [cluster] of {path} must be a positive number of GB, got {mem!r}")
+    cpus, limit = values.get("cpus_per_job", 1), _cpu_limit(engine)
+    if cpus > limit:
+        where = "a node of a cluster" if engine == "slurm" else "this machine (the jobs run here)"
+        raise ConfigError(
+            f"cpus_per_job = {cpus} in [cluster] of {path}: {where} has at most {limit}; ask for fewer"
+        )
     return ClusterConfig(engine=engine, **values)
+
+
+#: more CPUs than any cluster node of today has: such a job would wait in the queue forever
+NODE_CPU_LIMIT = 1024
+
+
+def _cpu_limit(engine: str) -> int:
+    if engine == "slurm":
+        return NODE_CPU_LIMIT
+    from gancore.train.threads import available
+
+    return available()
 
 
 def _is(value: object, kind: type) -> bool:

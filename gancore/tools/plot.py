@@ -7,6 +7,7 @@ from pathlib import Path
 
 from gancore.errors import ConfigError
 from gancore.io.atomic import atomic_path
+from gancore.io.outputs import check_file
 from gancore.io.rundir import RunDir
 
 BOOKKEEPING = {"step", "epoch", "time", "it_s"}
@@ -27,8 +28,12 @@ def plot_metrics(run_dir: Path, keys: list[str] | None, out: Path) -> Path:
 
     matplotlib.use("Agg")  # files only, no display
     import matplotlib.pyplot as plt
+    from matplotlib.backend_bases import FigureCanvasBase
 
     run = RunDir(run_dir).require()
+    # a bare name is written as PNG; any other suffix must be a format matplotlib writes
+    formats = FigureCanvasBase.get_supported_filetypes()
+    check_file(out, "--out ", None if out.suffix == "" else formats)
     rows = run.read_metrics()
     if not rows:
         raise ConfigError(f"{run.metrics} has no rows yet")

@@ -29,6 +29,7 @@ import attrs
 from gancore.errors import ConfigError, GancoreError
 from gancore.evaluation import Metric
 from gancore.io.atomic import atomic_path, write_atomic
+from gancore.io.outputs import check_folder
 from gancore.io.rundir import RunDir
 
 SEED_FOLDER = re.compile(r"seed-\d+")
@@ -350,8 +351,7 @@ def write_report(
     """Summarize the runs under ``paths`` into ``out``/report.md and its PNG plots, as they were at
     ``epoch`` when given; an existing report there is replaced only with ``replace`` (a sweep
     refreshing its own report)."""
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--out {out} is a file, not a folder; choose another --out")
+    check_folder(out, "--out ")  # a file, a device, a link in the way
     if (out / "report.md").exists() and not replace:
         raise ConfigError(
             f"{out / 'report.md'} already exists; choose another --out, or pass --force to replace it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +15,9 @@ from torch import Tensor
 from gancore.components import Sampler
 from gancore.errors import ConfigError
 from gancore.io import sampler_state
-from gancore.io.atomic import atomic_path
+from gancore.io.atomic import atomic_path, temporary_name
 from gancore.io.images import save_png, save_samples_picture, to_uint8
+from gancore.io.outputs import check_file, check_folder
 from gancore.plugins import get_registry
 from gancore.records import Data, DataSpec, GANModel
 
@@ -136,22 +139,32 @@ def prepare(
     return "saved"
 
 
-def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: bool = False) -> Path:
-    """``out.npz`` (uint8 images, or float points), or PNG files plus grid.png in a folder."""
+def check_outputs(out: Path, grid: Path | None = None, force: bool = False) -> bool:
+    """Every output of ``write_samples`` checked before any is written; True: ``out`` is a folder."""
     as_folder = str(out).endswith(("/", "\\")) or out.is_dir() or out.suffix == ""
     if not as_folder and out.suffix != ".npz":
         raise ConfigError(f"--out {out}: give a .npz file or a folder (ending in /)")
     if not force and out.exists() and not (as_folder and out.is_dir() and not any(out.iterdir())):
         raise ConfigError(f"{out} already exists; choose another --out")
+    if as_folder:
+        check_folder(out, "--out ")
+    else:
+        check_file(out, "--out ")
+    if grid is not None:
+        check_file(grid, "--grid ")
+    return as_folder
+
+
+def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: bool = False) -> Path:
+    """``out.npz`` (uint8 images, or float points), or PNG files plus grid.png in a folder.
+
+    A folder is written under a hidden temporary name beside it and renamed when complete, so a
+    folder named ``out`` always holds every sample (a kill midway leaves only the hidden one).
+    """
+    as_folder = check_outputs(out, grid, force)
     spec, values = samples.spec, samples.values
     if as_folder:
-        out.mkdir(parents=True, exist_ok=True)
-        if spec.kind == "image":
-            pixels = to_uint8(values)
-            for i, image in enumerate(pixels):
-                # thousands of files: each replaced atomically, without waiting for the disk each time
-                save_png(image, out / f"{i:06d}.png", fsync=False)
-        save_samples_picture(values[:64] if spec.kind == "image" else values, spec, out / "grid.png")
+        _write_folder(values, spec, out)
     else:
         out.parent.mkdir(parents=True, exist_ok=True)
         if spec.kind == "image":
@@ -163,3 +176,21 @@ def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: 
     if grid is not None:
         save_samples_picture(values[:64] if spec.kind == "image" else values, spec, grid)
     return out
+
+
+def _write_folder(values: Tensor, spec: DataSpec, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = temporary_name(out)
+    partial.mkdir()
+    try:
+        if spec.kind == "image":
+            for i, image in enumerate(to_uint8(values)):
+                # thousands of files: each written without waiting for the disk; the folder's
+                # rename below is what makes them appear together
+                save_png(image, partial / f"{i:06d}.png", fsync=False)
+        save_samples_picture(values[:64] if spec.kind == "image" else values, spec, partial / "grid.png")
+        if out.is_dir():
+            out.rmdir()  # empty (checked): a rename replaces only an empty folder
+        os.replace(partial, out)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)  # gone already after the rename

@@ -120,6 +120,35 @@ def _warm_start_source(path: Path, by_name: dict[str, Path]) -> str | None:
     return name
 
 
+def check_jobs(jobs: list[Job], settings: Settings, local: bool = True) -> None:
+    """Every experiment's settings, as its job's `gan run` will resolve them, validated before any
+    folder is made or job started (``train.validate``): one line, naming the config, for the first
+    that cannot train. ``local``: the jobs run here (a cluster's nodes have devices of their own)."""
+    from gancore.config import resolve
+    from gancore.plugins import get_registry
+    from gancore.train.validate import validate
+
+    registry = get_registry()
+    for job in {job.config: job for job in jobs}.values():
+        explicit = read_toml(job.config)
+        options = dict(explicit.pop("options", {}))
+        if str(explicit.get("init_from", "")).startswith(EXPERIMENT_REF):
+            explicit.pop("init_from")  # another experiment's run: it does not exist yet
+        lengths = {"epochs": settings.epochs, "steps": settings.steps, "eval_every": settings.eval_every}
+        explicit.update({k: v for k, v in lengths.items() if v is not None})
+        if settings.data_dir:
+            explicit["data_dir"] = settings.data_dir
+        if settings.callbacks:
+            own = explicit.get("callbacks", [])
+            own = [own] if isinstance(own, str) else list(own)
+            explicit["callbacks"] = [*own, *(c for c in settings.callbacks if c not in own)]
+        explicit.update(seed=job.seed, device=settings.devices[0] if local else "auto")
+        try:
+            validate(resolve(registry, explicit, options), registry)
+        except ConfigError as exc:
+            raise ConfigError(f"{job.config}: {exc}") from None
+
+
 def run_command(job: Job, settings: Settings, device: str) -> list[str]:
     """The `gan run` that trains a job, or resumes it when its folder already holds a checkpoint."""
     gan = [sys.executable, "-m", "gancore.cli"]

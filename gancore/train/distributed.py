@@ -56,6 +56,11 @@ def rank_from_env() -> int:
     return int(os.environ.get("RANK", "0"))
 
 
+def world_size() -> int:
+    """How many processes train this run: torchrun's WORLD_SIZE, else 1."""
+    return int(os.environ.get("WORLD_SIZE", "1")) if launched() else 1
+
+
 def rank_seed(seed: int, rank: int) -> int:
     """The seed of rank ``rank``'s own random stream (distinct per rank, fixed by the run's seed)."""
     return seed * 1_000_003 + 7_919 * (rank + 1)
@@ -206,8 +211,14 @@ class World:
         dist.destroy_process_group()
 
 
+#: set once this process stops because a peer is gone: the launcher's SIGTERM that follows must
+#: not raise a second PeerLost into the handling of the first (its line would lose what is kept)
+_stopping = threading.Event()
+
+
 def lost_message(rank: int, exc: BaseException) -> str:
     """One line for a collective that failed: a peer died (the backend's own text: GANCORE_DEBUG)."""
+    _stopping.set()
     if os.environ.get("GANCORE_DEBUG"):
         print(f"rank {rank}: {exc}", file=sys.stderr)
     return f"rank {rank}: another process of this run stopped or was killed; stopping too"
@@ -238,6 +249,9 @@ def _stopped_by_launcher(rank: int):
     say so in one line instead of dying silently (checkpoints are atomic: the last one is whole)."""
 
     def handler(signum: int, frame: object) -> None:
+        if _stopping.is_set():  # already stopping (a peer was lost): the line being made says why
+            return
+        _stopping.set()
         raise PeerLost(
             f"rank {rank}: stopped by SIGTERM (the launcher stops every process when one fails,"
             " or the job was cancelled)"

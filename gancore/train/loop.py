@@ -30,6 +30,7 @@ from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
+from gancore.train.validate import identity
 
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
 STATS = "stats"  # checkpoint key prefix of the sums not logged yet, and metadata key of their counts
@@ -188,9 +189,8 @@ class Trainer:
             extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}
             meta = {**meta, STATS: json.dumps(counts)}
         first = self.run.step_checkpoint(step) if also_numbered else self.run.last
-        checkpoint.save(
-            first, p.generator, p.critic, self.opt_g, self.opt_d, step, {"spec": spec, **meta}, extra
-        )
+        meta = {"spec": spec, checkpoint.IDENTITY: identity(p.config), **meta}
+        checkpoint.save(first, p.generator, p.critic, self.opt_g, self.opt_d, step, meta, extra)
         if also_numbered:
             copy_atomic(first, self.run.last)
         self.last_saved = step

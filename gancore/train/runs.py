@@ -16,8 +16,10 @@ from gancore.config import (
     EXPERIMENT_REF,
     RunConfig,
     make_config,
+    plugin_differences,
     read_toml,
     recorded_plugins,
+    refuse_zero_threads,
     resolve_device,
 )
 from gancore.errors import CheckpointError, ConfigError, warn
@@ -49,14 +51,7 @@ from gancore.train.pipeline import (
     plugin_versions,
     set_matmul_precision,
 )
-
-#: settings that may change when a run is resumed (its length, where and how fast it runs, its
-#: bookkeeping); everything else is fixed by its config.toml
-RESUMABLE = (
-    "steps", "epochs", "device", "compile", "cuda_graphs",
-    "log_every", "ckpt_every", "data_dir", "eval_every", "eval_samples", "threads",
-)  # fmt: skip
-
+from gancore.train.validate import RESUMABLE, changed, check_identity, validate
 
 #: makes the ``--eval-every`` evaluator of a run's config on its device (``gancore.eval`` has one)
 EvaluatorFactory = Callable[[RunConfig, torch.device], Evaluator]
@@ -101,7 +96,11 @@ def make_trainer(
     callbacks.setup(pipe)  # their state exists before a checkpoint is loaded into it
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
-    return Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
+    trainer = Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
+    per_epoch = steps_per_epoch(len(data), config.batch_size, config.n_critic)
+    for component in pipe.components():
+        component.check_length(trainer.total_steps(), per_epoch)
+    return trainer
 
 
 def start(
@@ -113,6 +112,7 @@ def start(
 ) -> Trainer:
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
+    validate(config, registry, distributed.world_size())
     config = attrs.evolve(config, threads=threads.choose(config.threads))  # the number, recorded
     run = RunDir(out)
     world = distributed.join(resolve_device(config.device))
@@ -235,18 +235,7 @@ def resume(
     """
     run = RunDir(path).require()
     registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
-    config = read_config(run)
-    fixed = sorted(set(overrides) - set(RESUMABLE))
-    if fixed:
-        flag = "--" + fixed[0].replace("_", "-")
-        raise ConfigError(
-            f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
-            " with --config that file instead"
-        )
-    if "epochs" in overrides and "steps" not in overrides:
-        overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
-    config = attrs.evolve(config, **overrides)
-    config = attrs.evolve(config, threads=threads.choose(config.threads))
+    config = resumed_config(run, overrides, registry, distributed.world_size())
     world = distributed.join(resolve_device(config.device))
     try:
         if not world.is_main:
@@ -259,6 +248,29 @@ def resume(
         raise
     finally:
         world.close()
+
+
+def resumed_config(run: RunDir, overrides: dict, registry: Registry, processes: int) -> RunConfig:
+    """The run's config.toml with ``overrides`` (settings in ``RESUMABLE`` alone), validated as a new
+    run's settings are, for ``processes`` processes; its recorded thread count chosen."""
+    config = read_config(run)
+    for line in plugin_differences(run.config):
+        warn(line)
+    fixed = sorted(set(overrides) - set(RESUMABLE))
+    if fixed:
+        flag = "--" + fixed[0].replace("_", "-")
+        raise ConfigError(
+            f"{flag} cannot change when resuming (it is fixed in {run.config}); start a new run"
+            " with --config that file instead"
+        )
+    refuse_zero_threads(overrides)
+    if "epochs" in overrides and "steps" not in overrides:
+        overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
+    config = changed(config, **overrides)
+    recorded = "threads" not in overrides
+    validate(config, registry, processes, resumed=True, recorded=recorded)
+    check_identity(recorded_identity(run), config, str(run.config))
+    return attrs.evolve(config, threads=threads.choose(config.threads, recorded=recorded))
 
 
 def _resume(
@@ -289,6 +301,18 @@ def _resume(
     with ctrl_c_requests_stop() as stop:
         trainer.train(step, stop)
     return trainer
+
+
+def recorded_identity(run: RunDir) -> str | None:
+    """The identity the newest readable checkpoint was trained with (None: none has one)."""
+    candidates = [run.last, *sorted(run.checkpoints.glob("step-*.safetensors"), reverse=True)]
+    for candidate in candidates:
+        if candidate.is_file():
+            try:
+                return checkpoint.metadata(candidate).get(checkpoint.IDENTITY)
+            except CheckpointError:
+                continue  # damaged: resume_checkpoint says so and falls back
+    return None
 
 
 def resume_checkpoint(run: RunDir) -> Path | None:

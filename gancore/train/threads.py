@@ -15,20 +15,43 @@ import os
 
 import torch
 
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, warn
 
 ENV = "GANCORE_THREADS"
 
 
-def choose(requested: int) -> int:
-    """``requested`` when > 0, else ``$GANCORE_THREADS``, else torch's current count."""
+def available() -> int:
+    """The CPU cores this process may run on (its affinity mask where the system has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS and Windows have no affinity call
+        return os.cpu_count() or 1
+
+
+def choose(requested: int, *, recorded: bool = False) -> int:
+    """``requested`` when > 0, else ``$GANCORE_THREADS``, else torch's current count.
+
+    More threads than the machine has cores is refused (OpenMP crashes on 100,000); a count
+    ``recorded`` by a run trained on a larger machine is lowered to the cores here, saying so.
+    """
+    cores = available()
     if requested > 0:
-        return requested
+        if requested <= cores:
+            return requested
+        if recorded:
+            warn(
+                f"the run was trained with {requested} threads; this machine has {cores} cores, using {cores}"
+            )
+            return cores
+        raise ConfigError(f"--threads {requested}: this machine has {cores} CPU cores; give at most {cores}")
     text = os.environ.get(ENV, "").strip()
     if not text:
-        return torch.get_num_threads()
-    if not text.isdigit() or int(text) < 1:
-        raise ConfigError(f"{ENV}={text!r} must be a whole number >= 1 (or unset: one thread per core)")
+        return min(torch.get_num_threads(), cores)
+    if not text.isdigit() or not 1 <= int(text) <= cores:
+        raise ConfigError(
+            f"{ENV}={text!r} must be a whole number from 1 to {cores} (the cores here), or unset: one"
+            " thread per core"
+        )
     return int(text)
 
 

@@ -29,9 +29,18 @@ import attrs
 import torch
 from torch import Tensor, nn
 
-from gancore import Callback, GANModel, option
+from gancore import Callback, GANModel, option, warn
 
-_unit = attrs.validators.and_(attrs.validators.ge(0.0), attrs.validators.le(1.0))
+
+def _decay(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    # 1.0 would keep the first weights forever: the average must move
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"--ema-decay must be in [0, 1), got {value}")
+
+
+def _start(instance: object, attribute: attrs.Attribute, value: int) -> None:
+    if value < 0:
+        raise ValueError(f"--ema-start must be >= 0, got {value}")
 
 
 @attrs.define
@@ -42,12 +51,12 @@ class EMA(Callback):
     ema_decay: float = option(
         0.999,
         help="β: weight of the old average at each generator step (horizon ~1/(1-β) steps)",
-        validator=_unit,
+        validator=_decay,
     )
     ema_start: int = option(
         0,
         help="generator steps before averaging starts; until then the average copies the live weights",
-        validator=attrs.validators.ge(0),
+        validator=_start,
     )
     ema_warmup: bool = option(
         True,
@@ -57,6 +66,14 @@ class EMA(Callback):
     average: nn.Module | None = attrs.field(default=None, init=False)
     #: generator optimizer steps seen (saved): decides, on the device, whether averaging has started
     updates: Tensor | None = attrs.field(default=None, init=False)
+
+    def check_length(self, total_steps: int, steps_per_epoch: int) -> None:
+        # a warning, not a refusal: a run may be resumed past its first length (--resume --steps N)
+        if self.ema_start >= total_steps:
+            warn(
+                f"--ema-start {self.ema_start} is at or after the run's end (step {total_steps}): the"
+                " average never starts, and the run samples the live generator unless resumed past it"
+            )
 
     def setup(self, model: GANModel) -> None:
         # a copy of the (possibly warm-started) generator on its device; a resumed run then loads the

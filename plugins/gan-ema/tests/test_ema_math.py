@@ -58,15 +58,21 @@ def test_before_ema_start_the_average_copies_the_live_weights():
     assert seen == pytest.approx([4.0, 8.0, 5.0, 5.5])
 
 
-def test_decay_one_keeps_the_initial_weights_and_zero_follows_the_live_ones():
-    for decay, expected in ((1.0, 1.0), (0.0, 7.0)):
-        model = model_with(scalar_generator(1.0))
-        ema = EMA(ema_decay=decay, ema_warmup=False)
-        ema.setup(model)
-        set_live(model, 7.0)
-        with torch.no_grad():
-            ema.after_generator_step(model)
-        assert ema.average.weight.item() == expected
+def test_decay_zero_follows_the_live_weights():
+    model = model_with(scalar_generator(1.0))
+    ema = EMA(ema_decay=0.0, ema_warmup=False)
+    ema.setup(model)
+    set_live(model, 7.0)
+    with torch.no_grad():
+        ema.after_generator_step(model)
+    assert ema.average.weight.item() == 7.0
+
+
+def test_a_start_after_the_runs_end_is_named(capsys: pytest.CaptureFixture[str]) -> None:
+    EMA(ema_start=99).check_length(100, 10)
+    assert capsys.readouterr().err == ""
+    EMA(ema_start=100).check_length(100, 10)
+    assert "--ema-start 100 is at or after the run's end (step 100)" in capsys.readouterr().err
 
 
 def test_warmup_ramps_beta_from_the_start_step():
@@ -98,7 +104,9 @@ def test_state_is_the_update_count_restored_in_place():
 
 
 def test_bad_options_are_refused():
-    with pytest.raises(ValueError, match="ema_decay"):
+    with pytest.raises(ValueError, match="--ema-decay"):
         EMA(ema_decay=1.5)
-    with pytest.raises(ValueError, match="ema_start"):
+    with pytest.raises(ValueError, match=r"--ema-decay must be in \[0, 1\), got 1.0"):
+        EMA(ema_decay=1.0)  # the average would keep the first weights forever
+    with pytest.raises(ValueError, match="--ema-start"):
         EMA(ema_start=-1)

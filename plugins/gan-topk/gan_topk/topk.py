@@ -33,7 +33,11 @@ from torch import Tensor
 
 from gancore import GeneratorStepContext, SampleWeighting, option
 
-_unit = [attrs.validators.ge(0.0), attrs.validators.le(1.0)]
+
+def _fraction(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    # 0 would leave k at nothing: no fake would teach the generator
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"--{attribute.name.replace('_', '-')} must be in (0, 1], got {value}")
 
 
 def top_k(n: int, epoch: int, gamma: float, minimum: float) -> int:
@@ -66,10 +70,10 @@ class TopK(SampleWeighting):
     )
 
     topk_gamma: float = option(
-        0.99, help="k is multiplied by this factor each epoch (Sinha et al.: 0.99)", validator=_unit
+        0.99, help="k is multiplied by this factor each epoch (Sinha et al.: 0.99)", validator=_fraction
     )
     topk_min: float = option(
-        0.5, help="k never drops below this fraction of the batch (nu; 0.5 here)", validator=_unit
+        0.5, help="k never drops below this fraction of the batch (nu; 0.5 here)", validator=_fraction
     )
 
     def generator_weights(self, ctx: GeneratorStepContext) -> Tensor:
