@@ -245,6 +245,12 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} cannot be read: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return settings_from(data, path)
+
+
+def settings_from(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The known settings of a config file's parsed ``data``, each checked (``path`` names it)."""
+    data = dict(data)
     for key in IGNORED_FILE_KEYS:
         data.pop(key, None)
     _read_legacy_keys(data)

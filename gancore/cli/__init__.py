@@ -16,7 +16,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import typer
 
 from gancore.cli import eval as eval_cli
-from gancore.cli import plot, plugins, report, run, sample, sweep
+from gancore.cli import plot, plugins, report, run, sample, sweep, tune
 from gancore.cli.component_options import OneLineCommand, OneLineGroup, RunCommand, SamplerCommand
 from gancore.cli.shared import reports_errors
 
@@ -44,6 +44,7 @@ SAMPLER_FLAGS = (
 app.command(cls=SamplerCommand, context_settings=LENIENT, epilog=SAMPLER_FLAGS)(reports_errors(sample.sample))
 for command in (plot.plot, report.report, sweep.sweep):
     app.command(cls=OneLineCommand)(reports_errors(command))
+app.command(cls=OneLineCommand, epilog=tune.EXAMPLE)(reports_errors(tune.tune))
 app.command("eval", cls=SamplerCommand, context_settings=LENIENT, epilog=SAMPLER_FLAGS)(
     reports_errors(eval_cli.eval_command)
 )

@@ -1,0 +1,186 @@
+"""`gan tune`: a real Optuna study on ring8, with real `gan run` trials, pruning, workers, a kill.
+
+No mocks: the trials are processes training the toy; the study is SQLite in the tune folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+optuna = pytest.importorskip("optuna")
+
+#: a space whose lr_g runs from rates that cannot train the toy in two epochs (below ~1e-4: no point
+#: near a mode, high_quality 0) to ones that do (3e-3: 0.002 after one epoch, 0.0045 after two)
+SPACE = """dataset = "ring8"
+device = "cpu"
+loss = "hinge"
+lr_d = 2e-3
+eval_samples = 2000
+
+[tune]
+objective = "high_quality"
+epochs = 2
+eval_every = 1
+start = [{ lr_g = 3e-3 }, { lr_g = 5e-3 }, { lr_g = 1e-7 }, { lr_g = 2e-7 }]
+
+[tune.space]
+lr_g = { low = 1e-7, high = 1e-2, log = true }
+n_critic = [1, 2]
+"""
+
+
+def _study(folder: Path):
+    from gancore.tools import tune as tn
+
+    return optuna.load_study(study_name=tn.STUDY, storage=f"sqlite:///{(folder / tn.DATABASE).resolve()}")
+
+
+def _tune(*args: str, **kwargs) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "gancore.cli", "tune", *args],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs,
+    )  # fmt: skip
+
+
+def _eval_rows(run: Path) -> list[dict]:
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k not in ("time", "it_s")} for r in rows]
+
+
+def test_a_ring8_study_prunes_a_bad_trial_and_its_best_replays_bit_for_bit(tmp_path: Path) -> None:
+    from gancore import testing
+
+    (tmp_path / "space.toml").write_text(SPACE)
+    out = tmp_path / "tune"
+    # the start points: two rates that train first (together, on the two workers), then two that
+    # cannot, which the median pruner stops at their first evaluation; then four sampled ones
+    args = ("--trials", "8", "--workers", "2", "--out", str(out))
+    proc = _tune(str(tmp_path / "space.toml"), *args)
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output
+    study = _study(out)
+    states = [t.state for t in study.trials]
+    done = states.count(optuna.trial.TrialState.COMPLETE) + states.count(optuna.trial.TrialState.PRUNED)
+    assert done >= 8 and states.count(optuna.trial.TrialState.PRUNED) >= 1, output
+    pruned = [t for t in study.trials if t.state == optuna.trial.TrialState.PRUNED]
+    assert any(t.params["lr_g"] < 1e-6 for t in pruned), output  # a rate that cannot train
+    assert {"best.toml", "history.png", "intermediate.png"} <= {p.name for p in out.iterdir()}
+    best = study.best_trial
+    # the best trial's own run, replayed from best.toml, gives the same rows to the last bit
+    code, text = testing.gan("run", "--config", out / "best.toml", "--out", tmp_path / "replay")
+    assert code == 0, text
+    assert _eval_rows(tmp_path / "replay") == _eval_rows(Path(best.user_attrs["run"]))
+    assert _eval_rows(tmp_path / "replay")[-1]["eval/high_quality"] == best.value > 0
+
+
+def test_a_killed_study_continues_without_losing_or_rerunning_a_trial(tmp_path: Path) -> None:
+    (tmp_path / "space.toml").write_text(
+        "\n".join(line for line in SPACE.splitlines() if "start" not in line)
+    )
+    out = tmp_path / "tune"
+    args = (str(tmp_path / "space.toml"), "--trials", "3", "--out", str(out), "--pruner", "none")
+    proc = _tune(*args, start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (out / "trials" / "trial-0001" / "metrics.jsonl").is_file():  # trial 0 done, 1 running
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)  # gan tune and its running trial, at once
+    proc.wait()
+    before = {t.number: t for t in _study(out).trials}
+    assert before[0].state == optuna.trial.TrialState.COMPLETE
+    assert before[1].state == optuna.trial.TrialState.RUNNING
+    kept = (out / "trials" / "trial-0000" / "checkpoints" / "last.safetensors").stat().st_mtime_ns
+    again = _tune(*args)
+    output, _ = again.communicate(timeout=600)
+    assert again.returncode == 0, output
+    assert "1 interrupted one(s) to retry" in output
+    after = {t.number: t for t in _study(out).trials}
+    assert after[0].value == before[0].value and after[0].datetime_complete == before[0].datetime_complete
+    assert (out / "trials" / "trial-0000" / "checkpoints" / "last.safetensors").stat().st_mtime_ns == kept
+    assert after[1].state == optuna.trial.TrialState.FAIL  # marked, and retried with its values
+    retries = [t for t in after.values() if t.user_attrs.get("retry_of") == 1]
+    assert len(retries) == 1 and retries[0].params == before[1].params
+    assert retries[0].state == optuna.trial.TrialState.COMPLETE
+    complete = [t for t in after.values() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 3
+
+
+BAD_SPACES = {
+    "no-tune-table": 'dataset = "ring8"\n',
+    "empty-space": 'dataset = "ring8"\n[tune]\nepochs = 1\n[tune.space]\n',
+    "unknown-tune-key": 'dataset = "ring8"\n[tune]\ntrials = 3\n[tune.space]\nlr_g = [1e-3]\n',
+    "unknown-setting": 'dataset = "ring8"\n[tune.space]\nlearning_rate = [1e-3]\n',
+    "unknown-option": 'dataset = "ring8"\n[tune.space]\nno_such_option = [1]\n',
+    "range-reversed": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = 1e-2, high = 1e-4 }\n',
+    "log-from-zero": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = 0.0, high = 1e-2, log = true }\n',
+    "range-nan": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = nan, high = 1e-2 }\n',
+    "range-text": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = "a", high = 1e-2 }\n',
+    "range-extra-key": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = 1e-4, high = 1e-2, step = 2 }\n',
+    "no-choices": 'dataset = "ring8"\n[tune.space]\ncritic = []\n',
+    "component-missing": 'dataset = "ring8"\n[tune.space]\nloss = ["hinge", "no-such-loss"]\n',
+    "impossible-value": 'dataset = "ring8"\n[tune.space]\nlr_g = { low = -1.0, high = 1e-2 }\n',
+    "regs-not-lists": 'dataset = "ring8"\n[tune.space]\nregs = ["r1"]\n',
+    "seed-searched": 'dataset = "ring8"\n[tune.space]\nseed = [1, 2]\n',
+    "objective-unknown": 'dataset = "ring8"\n[tune]\nobjective = "fid"\n[tune.space]\nlr_g = [1e-3]\n',
+    "budget-zero": 'dataset = "ring8"\n[tune]\nepochs = 0\n[tune.space]\nlr_g = [1e-3]\n',
+    "bad-base-setting": 'dataset = "ring8"\nbatch_size = 0\n[tune.space]\nlr_g = [1e-3]\n',
+    "not-toml": "dataset = \n",
+    "start-outside": 'dataset = "ring8"\n[tune]\nstart = [{ lr_g = 1.0 }]\n[tune.space]\nlr_g = [1e-3]\n',
+    "start-unsearched": 'dataset = "ring8"\n[tune]\nstart = [{ lr_d = 1e-3 }]\n[tune.space]\nlr_g = [1e-3]\n',
+}
+GOOD = 'dataset = "ring8"\ndevice = "cpu"\n[tune]\nepochs = 1\n[tune.space]\nlr_g = [1e-3]\n'
+BAD_CALLS = {
+    "storage-not-a-url": ["--storage", "not a url"],
+    "storage-missing-driver": ["--storage", "postgresql://nobody@127.0.0.1:1/none"],
+    "sampler-unknown": ["--sampler", "grid"],
+    "pruner-unknown": ["--pruner", "asha"],
+    "trials-zero": ["--trials", "0"],
+    "workers-zero": ["--workers", "0"],
+}
+
+
+@pytest.mark.parametrize(
+    ("space", "extra"),
+    [*((text, []) for text in BAD_SPACES.values()), *((GOOD, args) for args in BAD_CALLS.values())],
+    ids=[*BAD_SPACES, *BAD_CALLS],
+)
+def test_a_bad_space_or_storage_is_one_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, space: str, extra: list[str]
+) -> None:
+    from gancore.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    Path("space.toml").write_text(space)
+    result = CliRunner().invoke(
+        app, ["tune", "space.toml", "--out", "tune", *extra], env={"COLUMNS": "300"}, catch_exceptions=False
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert result.exit_code == 2, result.output
+    assert len(lines) == 1 and lines[0].startswith("error:"), result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["space.toml"]
+
+
+def test_show_needs_a_study(tmp_path: Path) -> None:
+    from gancore.cli import app
+
+    result = CliRunner().invoke(app, ["tune", str(tmp_path), "--show"], env={"COLUMNS": "300"})
+    assert result.exit_code == 2 and "holds no study" in result.stderr
+
+
+def test_the_example_space_is_valid() -> None:
+    from gancore.plugins import get_registry
+    from gancore.tools import tune as tn
+
+    space = tn.read_space(Path(__file__).parents[1] / "experiments" / "tune" / "ring8.toml")
+    assert [p.name for p in space.params] == ["lr_g", "n_critic"] and len(space.start) == 2
+    assert tn.check_space(space, get_registry()) == ("high_quality", True)  # maximized
+    assert space.trial_config({"lr_g": 1e-3, "n_critic": 2})["n_critic"] == 2
