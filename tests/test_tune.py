@@ -184,3 +184,41 @@ def test_the_example_space_is_valid() -> None:
     assert [p.name for p in space.params] == ["lr_g", "n_critic"] and len(space.start) == 2
     assert tn.check_space(space, get_registry()) == ("high_quality", True)  # maximized
     assert space.trial_config({"lr_g": 1e-3, "n_critic": 2})["n_critic"] == 2
+
+
+def test_two_workers_share_one_postgresql_study(tmp_path: Path) -> None:
+    """Two `gan tune` processes (one trial at a time each, their own trial folders) on one real
+    PostgreSQL server (pgserver's bundled binaries) finish one study of four trials between them,
+    and no trial is run twice."""
+    pgserver = pytest.importorskip(
+        "pgserver", reason="pgserver (a PostgreSQL server from pip) is not installed"
+    )
+    pytest.importorskip("psycopg", reason="psycopg (PostgreSQL's driver) is not installed")
+    try:
+        server = pgserver.get_server(tmp_path / "pg", cleanup_mode="stop")
+    except Exception as exc:  # a system where its binaries cannot run
+        pytest.skip(f"the PostgreSQL server could not start here: {exc}")
+    try:
+        url = server.get_uri()
+        (tmp_path / "space.toml").write_text(
+            "\n".join(line for line in SPACE.splitlines() if "start" not in line)
+        )
+        common = ("--trials", "4", "--storage", url, "--pruner", "none")
+        workers = [
+            _tune(str(tmp_path / "space.toml"), *common, "--out", str(tmp_path / f"w{i}"), "--seed", str(i))
+            for i in range(2)
+        ]
+        outputs = [proc.communicate(timeout=600)[0] for proc in workers]
+        assert [proc.returncode for proc in workers] == [0, 0], outputs
+        from gancore.tools import tune as tn
+
+        study = optuna.load_study(study_name=tn.STUDY, storage=url)
+        numbers = [t.number for t in study.trials]
+        assert len(numbers) == len(set(numbers)) >= 4
+        complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+        assert len(complete) >= 4
+        folders = [p.name for i in range(2) for p in (tmp_path / f"w{i}" / "trials").iterdir() if p.is_dir()]
+        assert sorted(folders) == sorted(f"trial-{n:04d}" for n in numbers)  # each trial ran once, somewhere
+        assert all(any(f"trial-{t.number:04d}" in out for out in outputs) for t in complete)
+    finally:
+        server.cleanup()

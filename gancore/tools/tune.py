@@ -221,10 +221,16 @@ def make_storage(url: str | None, folder: Path) -> Any:
 
     url = url or f"sqlite:///{(folder / DATABASE).resolve()}"
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
-    try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
-    except Exception as exc:  # a bad URL, a missing driver, a server that does not answer
-        raise ConfigError(f"--storage {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    for attempt in range(5):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except Exception as exc:  # a bad URL, a missing driver, a server that does not answer
+            # two workers creating the study's tables at once: one of them loses the race, once
+            if type(exc).__name__ == "IntegrityError" and attempt < 4:
+                time.sleep(1 + attempt)
+                continue
+            raise ConfigError(f"--storage {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
+    raise AssertionError("unreachable")
 
 
 def make_sampler(name: str, seed: int) -> Any:
