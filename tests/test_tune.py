@@ -140,7 +140,7 @@ BAD_SPACES = {
 GOOD = 'dataset = "ring8"\ndevice = "cpu"\n[tune]\nepochs = 1\n[tune.space]\nlr_g = [1e-3]\n'
 BAD_CALLS = {
     "storage-not-a-url": ["--storage", "not a url"],
-    "storage-missing-driver": ["--storage", "postgresql://nobody@127.0.0.1:1/none"],
+    "storage-unreachable": ["--storage", "postgresql://nobody@127.0.0.1:1/none"],  # or no driver
     "sampler-unknown": ["--sampler", "grid"],
     "pruner-unknown": ["--pruner", "asha"],
     "trials-zero": ["--trials", "0"],
