@@ -69,7 +69,9 @@ def reports_errors(command):
 
 def _a_later_rank() -> bool:
     """A process of a torchrun run other than rank 0."""
-    return int(os.environ.get("WORLD_SIZE", "1")) > 1 and int(os.environ.get("RANK", "0")) > 0
+    from gancore.train.distributed import launched, rank_from_env
+
+    return launched() and rank_from_env() > 0
 
 
 _OS_ERROR_FIXES = {

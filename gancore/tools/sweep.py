@@ -120,6 +120,12 @@ def _warm_start_source(path: Path, by_name: dict[str, Path]) -> str | None:
     return name
 
 
+def with_added_callbacks(own: str | list[str], settings: Settings) -> list[str]:
+    """A config's callbacks (one name or a list), then the sweep's ``--callback`` ones it lacks."""
+    own = [own] if isinstance(own, str) else list(own)
+    return [*own, *(c for c in settings.callbacks if c not in own)]
+
+
 def check_jobs(jobs: list[Job], settings: Settings, local: bool = True) -> None:
     """Every experiment's settings, as its job's `gan run` will resolve them, validated before any
     folder is made or job started (``train.validate``): one line, naming the config, for the first
@@ -139,9 +145,7 @@ def check_jobs(jobs: list[Job], settings: Settings, local: bool = True) -> None:
         if settings.data_dir:
             explicit["data_dir"] = settings.data_dir
         if settings.callbacks:
-            own = explicit.get("callbacks", [])
-            own = [own] if isinstance(own, str) else list(own)
-            explicit["callbacks"] = [*own, *(c for c in settings.callbacks if c not in own)]
+            explicit["callbacks"] = with_added_callbacks(explicit.get("callbacks", []), settings)
         explicit.update(seed=job.seed, device=settings.devices[0] if local else "auto")
         try:
             validate(resolve(registry, explicit, options), registry)
@@ -163,8 +167,7 @@ def run_command(job: Job, settings: Settings, device: str) -> list[str]:
     command = [*gan, "run", f"--config={job.config}", f"--seed={job.seed}", f"--out={job.folder}", *common]
     if settings.callbacks:  # --callback replaces the config's list: give the config's, then the added
         own = read_toml(job.config).get("callbacks", [])
-        own = [own] if isinstance(own, str) else list(own)
-        command += [f"--callback={name}" for name in [*own, *(c for c in settings.callbacks if c not in own)]]
+        command += [f"--callback={name}" for name in with_added_callbacks(own, settings)]
     if job.init_from is not None:
         command.append(f"--init-from={job.init_from.folder}")
     return command

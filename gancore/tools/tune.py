@@ -45,7 +45,7 @@ import tomli_w
 
 from gancore.config import FIELDS, LIST_KEYS, resolve, settings_from
 from gancore.errors import ConfigError, GancoreError, Interrupted
-from gancore.io.atomic import write_atomic
+from gancore.io.atomic import atomic_path, write_atomic
 
 SAMPLERS = ("tpe", "random", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
@@ -304,7 +304,8 @@ class Tuner:
         if pruned:
             self.say(f"{name}: pruned at epoch {evaluations[-1][0] if evaluations else 0}")
             raise optuna.TrialPruned()
-        if code == 1 and "non-finite" in _tail(run.with_suffix(".log")):
+        last = _tail(run.with_suffix(".log"))
+        if code == 1 and "non-finite" in last:
             trial.set_user_attr("diverged", True)
             self.say(f"{name}: diverged; pruned")
             raise optuna.TrialPruned()
@@ -313,9 +314,9 @@ class Tuner:
             trial.set_user_attr("interrupted", True)
             raise Interrupted(f"interrupted during {name}; continue with the same gan tune command")
         if code == 2:
-            raise ConfigError(f"{name} was refused: {_tail(run.with_suffix('.log'))}")
+            raise ConfigError(f"{name} was refused: {last}")
         if code != 0 or not evaluations:
-            raise RuntimeError(f"{name} failed (exit {code}): {_tail(run.with_suffix('.log'))}")
+            raise RuntimeError(f"{name} failed (exit {code}): {last}")
         self.say(f"{name}: {self.objective} {evaluations[-1][1]:.4g}")
         return evaluations[-1][1]
 
@@ -522,8 +523,6 @@ def plots(study: Any, folder: Path) -> list[Path]:
         figure.set_size_inches(7, 4.5)
         figure.tight_layout()
         path = folder / name
-        from gancore.io.atomic import atomic_path
-
         with atomic_path(path) as tmp:
             figure.savefig(tmp, dpi=100, format="png")
         plt.close(figure)

@@ -84,7 +84,7 @@ def make_trainer(
             raise ConfigError("--eval-every: this caller gave no evaluator; drop --eval-every")
         evaluator = evaluators(config, device)  # fails here, before training, if the data has none
     data = load_data(config, registry, device)
-    steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if the batches don't fit
+    per_epoch = steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if they don't fit
     init = None
     if source is not None:
         init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
@@ -97,9 +97,9 @@ def make_trainer(
     opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
     opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
     trainer = Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
-    per_epoch = steps_per_epoch(len(data), config.batch_size, config.n_critic)
+    total = trainer.total_steps()
     for component in pipe.components():
-        component.check_length(trainer.total_steps(), per_epoch)
+        component.check_length(total, per_epoch)
     return trainer
 
 
@@ -281,12 +281,7 @@ def _resume(
     evaluators: EvaluatorFactory | None,
     world: distributed.World,
 ) -> Trainer:
-    if config.processes != world.size:
-        raise ConfigError(
-            f"{run.path} was trained by {config.processes} process(es) and this is {world.size}: resume it"
-            f" with as many (torchrun --nproc-per-node {config.processes} ..., or without torchrun for 1)"
-        )
-    source = resume_checkpoint(run)
+    source = resume_checkpoint(run)  # processes: checked by validate in resumed_config
     reporter = reporter or SilentReporter()
     trainer = make_trainer(config, registry, run, reporter, source is None, evaluators, world)
     step = 0 if source is None else _load(trainer, source, config, world)

@@ -53,15 +53,13 @@ def validate(
     if not recorded:  # a recorded count is lowered to the cores here when the run resumes
         threads.choose(config.threads)
     resolve_device(config.device)
-    if resumed and config.processes not in (0, processes):
+    if config.processes not in (0, processes):
         raise ConfigError(
             f"the run was trained by {config.processes} process(es) and this is {processes}: resume it"
             f" with as many (gan run --nproc {config.processes} --resume RUN; 1: without --nproc)"
-        )
-    if config.processes not in (0, processes):
-        raise ConfigError(
-            f"processes = {config.processes} in the settings, but this run has {processes} process(es):"
-            f" start it with --nproc {config.processes}, or remove the key (the run records it)"
+            if resumed
+            else f"processes = {config.processes} in the settings, but this run has {processes}"
+            f" process(es): start it with --nproc {config.processes}, or remove the key (the run records it)"
         )
     built = [(kind, instantiate(registry, kind, name, config.options)) for kind, name in selected(config)]
     scheduled = [component for kind, component in built if kind not in UNSCHEDULED]
