@@ -225,12 +225,23 @@ def make_storage(url: str | None, folder: Path) -> Any:
         try:
             return optuna.storages.RDBStorage(url, engine_kwargs=engine)
         except Exception as exc:  # a bad URL, a missing driver, a server that does not answer
-            # two workers creating the study's tables at once: one of them loses the race, once
-            if type(exc).__name__ == "IntegrityError" and attempt < 4:
+            # workers creating the study's tables at once: the losers' CREATE fails, once
+            if _lost_creation_race(exc) and attempt < 4:
                 time.sleep(1 + attempt)
                 continue
             raise ConfigError(f"--storage {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     raise AssertionError("unreachable")
+
+
+def _lost_creation_race(exc: Exception) -> bool:
+    """Whether ``exc`` is what a worker gets when another one created the same tables, types or
+    version row a moment before it: a unique violation (PostgreSQL's catalog, Optuna's version row)
+    or a duplicate table or type; retrying finds them made."""
+    from sqlalchemy import exc as sql
+
+    if isinstance(exc, sql.IntegrityError):
+        return True
+    return isinstance(exc, sql.ProgrammingError) and "already exists" in str(exc)
 
 
 def make_sampler(name: str, seed: int) -> Any:
