@@ -42,7 +42,8 @@ class GradientPenalty(Regularizer):
 
     gp_form: str = option(
         "two-sided",
-        help="two-sided: (||g|| - 1)^2 (WGAN-GP); one-sided: max(0, ||g|| - 1)^2 (WGAN-LP); zero-centred: ||g||^2",
+        help="two-sided: (||g|| - 1)^2 (WGAN-GP); one-sided: max(0, ||g|| - 1)^2 (WGAN-LP);"
+        " zero-centred: ||g||^2",
         validator=attrs.validators.in_(FORMS),
     )
 

@@ -47,7 +47,8 @@ def test_an_unknown_form_is_refused() -> None:
 
 def test_the_penalty_trains_the_critic_toward_its_form() -> None:
     # one gradient step on the penalty alone moves |w| toward 1 (two-sided) or 0 (zero-centred)
-    for form, start, moves_to in (("two-sided", 2.0, 1.0), ("zero-centred", 2.0, 0.0), ("one-sided", 0.5, None)):
+    cases = (("two-sided", 2.0, 1.0), ("zero-centred", 2.0, 0.0), ("one-sided", 0.5, None))
+    for form, start, moves_to in cases:
         critic = linear_critic(start)
         GradientPenalty(gp_form=form).critic_term(ctx_for(critic)).backward()
         if moves_to is None:  # nothing to pull: no gradient at all
