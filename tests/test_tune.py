@@ -145,6 +145,11 @@ BAD_CALLS = {
     "pruner-unknown": ["--pruner", "asha"],
     "trials-zero": ["--trials", "0"],
     "workers-zero": ["--workers", "0"],
+    "heartbeat-zero": ["--heartbeat", "0"],
+    "cluster-unknown": ["--cluster", "lsf"],
+    "cluster-config-alone": ["--cluster-config", "space.toml"],
+    "slurm-on-sqlite": ["--cluster", "slurm"],
+    "slurm-without-sbatch": ["--cluster", "slurm", "--storage", "postgresql://nobody@127.0.0.1:1/none"],
 }
 
 
@@ -222,3 +227,53 @@ def test_two_workers_share_one_postgresql_study(tmp_path: Path) -> None:
         assert all(any(f"trial-{t.number:04d}" in out for out in outputs) for t in complete)
     finally:
         server.cleanup()
+
+
+def test_a_dead_workers_trial_is_failed_and_run_again_by_another(tmp_path: Path) -> None:
+    """Worker A (its own folder, a shared storage) is killed with its trial; worker B, started
+    later on the same storage, sees the trial's heartbeat stop, fails it and runs its values again."""
+    (tmp_path / "space.toml").write_text(
+        "\n".join(line for line in SPACE.splitlines() if "start" not in line)
+    )
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    common = (str(tmp_path / "space.toml"), "--trials", "3", "--storage", url, "--heartbeat", "1")
+    first = _tune(*common, "--pruner", "none", "--out", str(tmp_path / "a"), start_new_session=True)
+    deadline = time.monotonic() + 300
+    while not (tmp_path / "a" / "trials" / "trial-0000" / "metrics.jsonl").is_file():
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()[0]
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)  # the worker and its trial, as a lost node
+    first.wait()
+    time.sleep(2.5)  # past the grace period (twice the heartbeat)
+    second = _tune(*common, "--pruner", "none", "--out", str(tmp_path / "b"))
+    output, _ = second.communicate(timeout=600)
+    assert second.returncode == 0, output
+    trials = {t.number: t for t in optuna.load_study(study_name="gan-tune", storage=url).trials}
+    assert trials[0].state == optuna.trial.TrialState.FAIL
+    retries = [t for t in trials.values() if t.user_attrs.get("retry_of") == 0]
+    assert len(retries) == 1 and retries[0].params == trials[0].params
+    assert retries[0].state == optuna.trial.TrialState.COMPLETE
+    assert retries[0].user_attrs["worker"] != trials[0].user_attrs["worker"]
+    complete = [t for t in trials.values() if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(complete) == 3 and all(t.user_attrs["run"].startswith(str(tmp_path / "b")) for t in complete)
+
+
+def test_cluster_workers_share_one_study(tmp_path: Path) -> None:
+    """`--cluster local`: two workers as submitit jobs (processes of their own) pull the trials of one
+    study in one folder; every trial runs once, and both workers ran some."""
+    pytest.importorskip("submitit", reason="submitit is not installed")
+    (tmp_path / "space.toml").write_text(
+        "\n".join(line for line in SPACE.splitlines() if "start" not in line)
+    )
+    out = tmp_path / "tune"
+    proc = _tune(str(tmp_path / "space.toml"), "--trials", "6", "--workers", "2", "--cluster", "local",
+                 "--pruner", "none", "--out", str(out))  # fmt: skip
+    output, _ = proc.communicate(timeout=600)
+    assert proc.returncode == 0, output
+    trials = _study(out).trials
+    assert len(trials) == 6 and all(t.state == optuna.trial.TrialState.COMPLETE for t in trials)
+    workers = {t.user_attrs["worker"] for t in trials}
+    assert len(workers) == 2, workers  # two processes, each ran trials
+    folders = sorted(p.name for p in (out / "trials").iterdir() if p.is_dir())
+    assert folders == [f"trial-{n:04d}" for n in range(6)]
+    assert "worker 0 (job" in output and "worker 1 (job" in output and (out / "best.toml").is_file()

@@ -36,7 +36,7 @@ def sweep(
         ),
     ] = None,
     cluster_config: Opt[
-        Path | None, typer.Option(help="TOML file whose [cluster] table gives partition, GPUs, time limit")
+        Path | None, typer.Option(help="TOML file whose \\[cluster] table gives partition, GPUs, time limit")
     ] = None,
     retry_failed: Opt[
         bool,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import typer
@@ -30,6 +31,23 @@ def tune(
         str | None, typer.Option(help="an SQLAlchemy URL (postgresql://...) shared by workers elsewhere")
     ] = None,
     seed: Opt[int, typer.Option(help="the sampler's random seed")] = 0,
+    heartbeat: Opt[
+        int,
+        typer.Option(
+            help="seconds between a running trial's heartbeats; a trial silent for twice this (its worker"
+            " was killed) is failed and run again by another worker"
+        ),
+    ] = 60,
+    cluster: Opt[
+        str | None,
+        typer.Option(
+            help="run the --workers as jobs of a cluster engine through submitit: slurm, or local/debug"
+            " to try the same here (pip install submitit)"
+        ),
+    ] = None,
+    cluster_config: Opt[
+        Path | None, typer.Option(help="TOML file whose \\[cluster] table gives partition, CPUs, time limit")
+    ] = None,
     show: Opt[
         bool, typer.Option("--show", help="show a tune folder's best trials and write its plots")
     ] = False,
@@ -51,6 +69,9 @@ def tune(
         )
     if out is None:
         raise GancoreError("give the tune folder: --out DIR (the same DIR continues a study)")
+    if heartbeat < 1:
+        raise GancoreError(f"--heartbeat must be at least 1 second, got {heartbeat}")
+    engine = _cluster(cluster, cluster_config, storage)
     from gancore.io import lock
     from gancore.io.atomic import write_atomic
     from gancore.io.outputs import check_folder
@@ -70,12 +91,13 @@ def tune(
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    shared = tn.make_storage(storage, out) if storage is not None else None  # refused before any folder
+    # refused before any folder
+    shared = tn.make_storage(storage, out, heartbeat) if storage is not None else None
     (out / "trials").mkdir(parents=True, exist_ok=True)
     with lock.hold(out):
         write_atomic(copy, text)
         study = optuna.create_study(
-            storage=shared or tn.make_storage(None, out),
+            storage=shared or tn.make_storage(None, out, heartbeat),
             study_name=tn.STUDY,
             load_if_exists=True,
             sampler=tn.make_sampler(sampler, seed),
@@ -90,14 +112,69 @@ def tune(
         err.print(
             f"study {out}: {done} of {trials} trials finished"
             + (f", {retried} interrupted one(s) to retry" if retried else "")
-            + f"; {objective} {'maximized' if maximize else 'minimized'}, {workers} worker(s)",
+            + f"; {objective} {'maximized' if maximize else 'minimized'}, {workers} worker(s)"
+            + (f" as {engine.describe()}" if engine is not None else ""),
             highlight=False,
         )
-        threads = max(1, available() // workers)
         say = lambda line: err.print(line, highlight=False)  # noqa: E731
-        tuner = tn.Tuner(space, study, out, objective, threads, say, trial_main)
-        tn.run_study(tuner, trials, workers)
+        if engine is None:
+            tuner = tn.Tuner(space, study, out, objective, max(1, available() // workers), say, trial_main)
+            tn.run_study(tuner, trials, workers)
+        else:
+            job = tn.WorkerJob(
+                str(source.resolve()), str(out.resolve()), storage, trials, sampler, pruner, seed,
+                heartbeat, engine.cpus_per_job, objective, maximize, os.getcwd(),
+            )  # fmt: skip
+            _run_workers(engine, job, workers, out, say)
         _report(study, out)
+
+
+def _cluster(cluster: str | None, cluster_config: Path | None, storage: str | None):
+    """The cluster engine's settings (None: workers are threads of this process), checked in one line."""
+    if cluster is None:
+        if cluster_config is not None:
+            raise GancoreError("--cluster-config needs --cluster (slurm, or local/debug to try it here)")
+        return None
+    from gancore.tools.cluster import check_available, read_cluster_config
+
+    engine = read_cluster_config(cluster, cluster_config)
+    if engine.engine == "slurm" and (storage is None or storage.startswith("sqlite")):
+        raise GancoreError(
+            "--cluster slurm needs --storage with a database server every node reaches (e.g."
+            " postgresql://user@host/db): SQLite over a shared filesystem is not safe for many writers"
+        )
+    check_available(engine)
+    return engine
+
+
+def _run_workers(engine, job, workers: int, out: Path, say) -> None:
+    """``workers`` cluster jobs, each a worker on the shared study; waits for all of them."""
+    import attrs
+
+    from gancore.errors import Interrupted
+    from gancore.tools import tune as tn
+    from gancore.tools.cluster import submit
+
+    submitted = []
+    for i in range(workers):
+        each = attrs.evolve(job, seed=job.seed + i)  # a sampler seed of its own: not the same trials
+        handle = submit(engine, out / "submitit", f"gan-tune-{i}", tn.cluster_worker, each, trial_main)
+        say(f"worker {i} submitted to {engine.engine} as job {handle.job_id}")
+        submitted.append(handle)
+    try:
+        for i, handle in enumerate(submitted):
+            try:
+                ran = handle.result()
+            except Exception as exc:  # the cluster ended it, or the worker failed: the others go on
+                say(f"worker {i} (job {handle.job_id}) ended: {str(exc).strip().splitlines()[0]}")
+            else:
+                say(f"worker {i} (job {handle.job_id}) ran {ran} trial(s)")
+    except KeyboardInterrupt:
+        for handle in submitted:
+            handle.cancel(check=False)
+        raise Interrupted(
+            f"interrupted: the workers were cancelled; finished trials are kept ({out})"
+        ) from None
 
 
 def trial_main(argv: list[str], log: str) -> None:

@@ -31,6 +31,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -51,7 +52,7 @@ SAMPLERS = ("tpe", "random", "cmaes")
 PRUNERS = ("median", "hyperband", "none")
 STUDY = "gan-tune"
 #: what a tune folder holds besides trials/
-SPACE_COPY, BEST, DATABASE = "space.toml", "best.toml", "study.db"
+SPACE_COPY, BEST, DATABASE, ASK_LOCK = "space.toml", "best.toml", "study.db", ".ask.lock"
 TUNE_KEYS = ("objective", "epochs", "steps", "eval_every", "space", "start")
 
 
@@ -215,15 +216,29 @@ def check_space(space: Space, registry: Any) -> tuple[str, bool]:
     return key, not metrics[key].better.startswith("lower")  # "higher", "all": maximized
 
 
-def make_storage(url: str | None, folder: Path) -> Any:
-    """An Optuna RDB storage: ``url``, else SQLite in ``folder``."""
+def make_storage(url: str | None, folder: Path, heartbeat: int = 0) -> Any:
+    """An Optuna RDB storage: ``url``, else SQLite in ``folder``. With ``heartbeat`` (seconds), each
+    running trial's worker records a heartbeat that often, and a trial whose heartbeat is older than
+    twice that (its worker was killed, or its node lost) is failed by the next worker that asks for
+    a trial and queued again with the same values."""
     import optuna
 
     url = url or f"sqlite:///{(folder / DATABASE).resolve()}"
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {}
+    beats: dict[str, Any] = {}
+    if heartbeat:
+        beats = {
+            "heartbeat_interval": heartbeat,
+            "grace_period": 2 * heartbeat,
+            "heartbeat_stale_trial_callback": requeue,
+        }
+    import warnings
+
     for attempt in range(5):
         try:
-            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+            with warnings.catch_warnings():  # Optuna marks heartbeats experimental (since 2.9)
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(url, engine_kwargs=engine, **beats)
         except Exception as exc:  # a bad URL, a missing driver, a server that does not answer
             # workers creating the study's tables at once: the losers' CREATE fails, once
             if _lost_creation_race(exc) and attempt < 4:
@@ -231,6 +246,11 @@ def make_storage(url: str | None, folder: Path) -> Any:
                 continue
             raise ConfigError(f"--storage {url}: {type(exc).__name__}: {str(exc).splitlines()[0]}") from None
     raise AssertionError("unreachable")
+
+
+def requeue(study: Any, trial: Any) -> None:
+    """A trial failed as stale (or left behind by a killed `gan tune`): its values queued again."""
+    study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
 
 
 def _lost_creation_race(exc: Exception) -> bool:
@@ -290,11 +310,13 @@ class Tuner:
         config.setdefault("seed", 0)
         write_atomic(config_path, tomli_w.dumps({**config, "threads": self.threads}))
         trial.set_user_attr("run", str(run))
+        trial.set_user_attr("worker", worker_name())
         argv = ["run", f"--config={config_path}", f"--out={run}"]
         self.say(f"{name}: {', '.join(f'{k} {v}' for k, v in values.items())}")
         proc = TrialProcess(argv, self.folder / "trials" / f"{name}.log", self.entry)
-        seen, pruned = 0, False
+        seen, pruned, beat = 0, False, Heartbeat(self.study, trial)
         while True:
+            beat()
             done = proc.poll() is not None
             for epoch, value in self._evaluations(run)[seen:]:
                 seen += 1
@@ -346,6 +368,27 @@ class Tuner:
             if isinstance(value, int | float) and math.isfinite(value):
                 out.append((round(row.get("epoch", 0)), float(value)))
         return out
+
+
+def worker_name() -> str:
+    """Who ran a trial (its ``worker`` attribute): the host and process of its `gan tune` worker."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class Heartbeat:
+    """Records the trial's heartbeat in the storage every interval the storage was made with (none:
+    nothing to do), so that other workers can tell a running trial from one whose worker died."""
+
+    def __init__(self, study: Any, trial: Any) -> None:
+        storage = study._storage
+        interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+        self.record = (lambda: storage.record_heartbeat(trial._trial_id)) if interval else None
+        self.interval, self.last = interval or 0, -math.inf
+
+    def __call__(self) -> None:
+        if self.record is not None and time.monotonic() - self.last >= self.interval:
+            self.record()
+            self.last = time.monotonic()
 
 
 #: what a trial process imports before it is forked, so that a trial starts in about a second, not
@@ -418,7 +461,7 @@ def retry_stale(study: Any) -> int:
     for trial in stale:
         if trial.state == states.RUNNING:
             study._storage.set_trial_state_values(trial._trial_id, states.FAIL)
-        study.enqueue_trial(trial.params, user_attrs={"retry_of": trial.number}, skip_if_exists=False)
+        requeue(study, trial)
     return len(stale)
 
 
@@ -432,25 +475,34 @@ def finished(study: Any) -> int:
 def run_study(tuner: Tuner, trials: int, workers: int) -> None:
     """Trials until ``trials`` have finished (complete or pruned), ``workers`` at a time.
 
-    Each worker asks the study for its next trial under one lock: SQLite cannot lock the row of a
-    queued trial, and two of Optuna's own threads could take the same one (seen here: both started
-    trial 0).
+    Each worker asks the study for its next trial under one lock, of this process's threads and of
+    every `gan tune` process working in the same folder (a file lock): SQLite cannot lock the row of
+    a queued trial, and two of Optuna's own threads could take the same one (seen here: both started
+    trial 0). Before asking, stale trials (a dead worker's, see ``make_storage``) are failed and queued
+    again.
     """
+    import warnings
+
     import optuna
 
     states = optuna.trial.TrialState
-    asking = threading.Lock()
+    asking = AskLock(tuner.folder / ASK_LOCK)
     failures: list[BaseException] = []
 
     def worker() -> None:
         while not tuner.stopping.is_set():
             with asking:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    optuna.storages.fail_stale_trials(tuner.study)
                 taken = tuner.study.get_trials(
                     deepcopy=False, states=(states.COMPLETE, states.PRUNED, states.RUNNING)
                 )
                 if len(taken) >= trials:
                     return
-                trial = tuner.study.ask()
+                with warnings.catch_warnings():  # heartbeats work with ask/tell too: we record them
+                    warnings.filterwarnings("ignore", "Heartbeat of storage", UserWarning)
+                    trial = tuner.study.ask()
             try:
                 value = tuner(trial)
             except optuna.TrialPruned:
@@ -482,6 +534,25 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
         ) from None
     if failures:
         raise failures[0]
+
+
+class AskLock:
+    """A lock held by one thread of one process at a time: a thread lock around a file lock."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.thread_lock = path, threading.Lock()
+        self.fd = -1
+
+    def __enter__(self) -> None:
+        import fcntl
+
+        self.thread_lock.acquire()
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self.fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)  # releases the file lock
+        self.thread_lock.release()
 
 
 def best_trials(study: Any, n: int = 5) -> list[Any]:
@@ -539,3 +610,47 @@ def plots(study: Any, folder: Path) -> list[Path]:
         plt.close(figure)
         made.append(path)
     return made
+
+
+@attrs.frozen
+class WorkerJob:
+    """What one worker of `gan tune --cluster` needs in its cluster job (moved there by submitit)."""
+
+    space: str
+    folder: str
+    storage: str | None
+    trials: int
+    sampler: str
+    pruner: str
+    seed: int
+    heartbeat: int
+    threads: int
+    objective: str
+    maximize: bool
+    cwd: str
+
+
+def cluster_worker(job: WorkerJob, entry: Callable[[list[str], str], None]) -> int:
+    """A worker in a cluster job: trials from the shared study, one at a time, until ``job.trials``
+    have finished; returns how many it ran. ``entry`` runs a trial (the CLI's)."""
+    import optuna
+
+    from gancore.train.threads import available
+
+    os.chdir(job.cwd)  # relative paths in the space mean what they meant where gan tune was started
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    folder = Path(job.folder)
+    study = optuna.create_study(
+        storage=make_storage(job.storage, folder, job.heartbeat),
+        study_name=STUDY,
+        load_if_exists=True,
+        sampler=make_sampler(job.sampler, job.seed),
+        pruner=make_pruner(job.pruner),
+        direction="maximize" if job.maximize else "minimize",
+    )
+    threads = max(1, min(job.threads, available()))
+    say = lambda line: print(line, flush=True)  # noqa: E731 (the job's log)
+    tuner = Tuner(read_space(Path(job.space)), study, folder, job.objective, threads, say, entry)
+    run_study(tuner, job.trials, 1)
+    me = worker_name()
+    return sum(t.user_attrs.get("worker") == me for t in study.get_trials(deepcopy=False))
