@@ -110,6 +110,11 @@ class Component:
                     f"option {field.name!r} of {cls.kind} {cls.name!r} has {what};"
                     " options must be bool, int, float or str"
                 )
+            if field.default is attrs.NOTHING:  # a flag must have a value when the user gives none
+                raise TypeError(
+                    f"option {field.name!r} of {cls.kind} {cls.name!r} has no default;"
+                    " declare it as gancore.option(default, help=...)"
+                )
             specs.append(OptionSpec(field.name, field.type, field.default, field.metadata.get("help", "")))
         return specs
 

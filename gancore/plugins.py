@@ -457,13 +457,11 @@ class PluginFailed(PluginError):
 
 
 class PluginContractError(PluginError):
-    """A plugin's code returned what its contract forbids (a loss of the wrong shape): exit 1.
+    """A plugin's code returned what its contract forbids (a loss of the wrong shape): one line
+    naming the plugin, exit 2 like every other input gancore cannot use, a plugin being input too.
 
-    The user did nothing wrong, but can choose another component; the line names the plugin so
-    that its author can be told.
+    The user can choose another component; the line names the plugin so that its author can be told.
     """
-
-    exit_code = 1
 
     def __init__(self, component: Any, problem: str) -> None:
         self.plugin = provider(component)

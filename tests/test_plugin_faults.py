@@ -71,6 +71,37 @@ def test_a_plugin_with_an_untyped_option_fails_alone(tmp_path, register_plugin):
     assert not (tmp_path / "bad").exists()
 
 
+@attrs.define
+class NoDefault(Loss):
+    """A loss with an annotated option and no default: its flag would have no value to fall back on."""
+
+    name = "no-default"
+    margin: float
+
+    def critic_loss(self, real_out, fake_out):
+        return real_out.mean()
+
+    def generator_loss(self, fake_out):
+        return fake_out.mean()
+
+
+class NoDefaultPlugin:
+    @plugins.hookimpl
+    def gancore_losses(self):
+        return [NoDefault]
+
+
+def test_an_option_without_a_default_fails_its_plugin_alone(tmp_path, register_plugin):
+    register_plugin(NoDefaultPlugin(), "no-default-plugin")
+    listing = gan("plugins")
+    line = next(x for x in listing.output.splitlines() if x.startswith("no-default-plugin"))
+    assert " failed " in line and "option 'margin' of loss 'no-default' has no default" in line
+    assert "NOTHING" not in gan("run", "--help").output
+    result = gan("run", *RING, "--loss", "no-default", "--out", tmp_path / "bad")
+    assert result.exit_code == 2 and "plugin 'no-default-plugin' failed" in one_error_line(result.output)
+    assert not (tmp_path / "bad").exists()
+
+
 def test_show_says_why_a_failed_plugins_component_cannot_be_used(register_plugin):
     register_plugin(UntypedPlugin(), "untyped-plugin")
     result = gan("plugins", "show", "untyped")
@@ -210,7 +241,7 @@ def test_a_contract_broken_inside_a_step_names_the_plugin_and_leaves_no_run(
     register_plugin(SloppyPlugin(), "sloppy")
     run = tmp_path / "runs" / "run"
     result = gan("run", *RING, *args, "--out", run)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert expected in one_error_line(result.output)
     assert "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()  # the folders the run made are gone, parents included
@@ -221,7 +252,7 @@ def test_an_existing_empty_out_folder_is_kept_but_emptied(tmp_path, register_plu
     run = tmp_path / "run"
     run.mkdir()
     result = gan("run", *RING, "--loss", "wide", "--out", run)
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert run.is_dir() and list(run.iterdir()) == []
 
 

@@ -135,6 +135,7 @@ BAD_SPACES = {
     "bad-base-setting": 'dataset = "ring8"\nbatch_size = 0\n[tune.space]\nlr_g = [1e-3]\n',
     "not-toml": "dataset = \n",
     "start-outside": 'dataset = "ring8"\n[tune]\nstart = [{ lr_g = 1.0 }]\n[tune.space]\nlr_g = [1e-3]\n',
+    "choices-same-run": 'dataset = "ring8"\nloss = "wgan-gp"\n[tune.space]\ncallbacks = [["ema"], []]\n',
     "start-unsearched": 'dataset = "ring8"\n[tune]\nstart = [{ lr_d = 1e-3 }]\n[tune.space]\nlr_g = [1e-3]\n',
 }
 GOOD = 'dataset = "ring8"\ndevice = "cpu"\n[tune]\nepochs = 1\n[tune.space]\nlr_g = [1e-3]\n'

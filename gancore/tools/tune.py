@@ -205,6 +205,19 @@ def check_space(space: Space, registry: Any) -> tuple[str, bool]:
         except ConfigError as exc:
             shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
             raise ConfigError(f"{space.path}, trial with {shown}: {exc}") from None
+    for param in space.params:  # a choice that resolves to another's run searches nothing
+        runs: dict[str, Any] = {}
+        for choice in param.choices:
+            values = {**corners[0], param.name: choice}
+            config = space.trial_config(values)
+            options = config.pop("options")
+            text = resolve(registry, config, options).to_toml()
+            if text in runs:
+                raise ConfigError(
+                    f"{space.path}: {param.name} = {runs[text]!r} and {choice!r} resolve to the same run"
+                    " (a component's recommendations add to a list setting); search a setting that differs"
+                )
+            runs[text] = choice
     dataset = space.settings.get("dataset", FIELDS["dataset"].default)
     evaluation = evaluation_for(dataset, registry, space.options)
     metrics = {m.key: m for m in evaluation.metrics}
