@@ -323,6 +323,13 @@ class Registry:
             self._entries[kind].sort(key=lambda e: (e.name, e.plugin))
         #: plugin name -> its PluginInfo (``reason`` says why), for every failed plugin, import failures too
         self.failed = {i.name: i for i in _infos.values() if i.failed}
+        #: distribution name -> the plugin (entry point) it installed: a qualifier may be either, as
+        #: GANCORE_PLUGINS accepts either
+        self.aliases = {i.distribution: i.name for i in _infos.values() if i.distribution not in (None, i.name)}
+
+    def _plugin(self, qualifier: str) -> str:
+        """The plugin a qualifier names: its entry-point name, or the distribution that installed it."""
+        return self.aliases.get(qualifier, qualifier)
 
     def preferring(self, plugins: Collection[str]) -> Registry:
         """This registry, where a bare name claimed by several plugins means the one in ``plugins``.
@@ -353,6 +360,7 @@ class Registry:
     def get(self, kind: str, name: str) -> Entry:
         """The component ``name`` (bare or ``plugin:name``) of ``kind``; else one clear error line."""
         plugin, _, bare = name.rpartition(QUALIFIER)
+        plugin = self._plugin(plugin)
         matches = [e for e in self._entries[kind] if e.name == bare and plugin in ("", e.plugin)]
         if len(matches) > 1:
             preferred = [e for e in matches if e.plugin in self.prefer]
@@ -392,6 +400,7 @@ class Registry:
         names, by its kind (``loss:vanilla``).
         """
         prefix, _, bare = name.rpartition(QUALIFIER)
+        prefix = self._plugin(prefix)
         kind = prefix.replace("-", "_")
         by_kind = kind in KINDS and not any(e.plugin == prefix for e in self.entries())
         return [
@@ -403,6 +412,7 @@ class Registry:
     def unusable_named(self, name: str) -> list[Unusable]:
         """The unusable components ``find`` would have found, had their plugins not failed."""
         prefix, _, bare = name.rpartition(QUALIFIER)
+        prefix = self._plugin(prefix)
         return [u for u in self.unusable() if u.name == bare and prefix in ("", u.plugin, u.kind)]
 
     def why_unusable(self, u: Unusable) -> str:

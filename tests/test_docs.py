@@ -24,13 +24,13 @@ def _code_blocks(language: str) -> list[str]:
 
 def test_the_documented_plugin_package_works(tmp_path, builtin_plugins_only, register_plugin, monkeypatch):
     pyproject = tomllib.loads(_code_blocks("toml")[0])
-    assert pyproject["project"]["entry-points"]["gancore"] == {"hinge": "gan_hinge"}
+    assert pyproject["project"]["entry-points"]["gancore"] == {"gan-hinge": "gan_hinge"}
     module = types.ModuleType("gan_hinge")
     monkeypatch.setitem(sys.modules, "gan_hinge", module)  # as an installed module would be
     exec(compile(_code_blocks("python")[0], "gan_hinge.py", "exec"), module.__dict__)
-    register_plugin(module, "hinge")
+    register_plugin(module, "gan-hinge")
     assert "loss:hinge" in gan("plugins").output
-    assert "--hinge-margin (float, default 1.0)" in gan("plugins", "show", "hinge").output
+    assert "--hinge-margin (float, default 1.0)" in gan("plugins", "show", "gan-hinge:hinge").output
     run = tmp_path / "run"
     result = gan(
         "run",
@@ -77,6 +77,8 @@ def test_the_documented_ema_callback_and_top_k_work(
     assert int(load_file(whole / "checkpoints/last.safetensors")["callback.ema.updates"]) == 200
     result = gan("sample", whole, "-n", "10", "--out", tmp_path / "s.npz")
     assert result.exit_code == 0 and "generator of callback ema" in result.output, result.output
+    # the example declares why it cannot train under torchrun, which the engine refuses with (as gan-topk)
+    assert "each process sees only its share" in sys.modules["gan_topk_doc"].TopK.data_parallel_refusal
 
 
 def test_the_documented_conditional_gan_trains_and_draws_the_class_asked_for(

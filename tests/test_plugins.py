@@ -172,6 +172,20 @@ def test_an_entry_point_plugin_is_listed_and_usable(tmp_path, monkeypatch, fresh
     assert tomllib.loads((tmp_path / "run" / "config.toml").read_text())["plugins"]["hinge2"] == "0.3"
 
 
+def test_a_qualifier_may_name_the_distribution_or_the_entry_point(
+    tmp_path, monkeypatch, fresh_plugin_manager
+):
+    site = tmp_path / "site"
+    _make_distribution(site)  # distribution gan-hinge2, entry point hinge2: one rule for both names
+    monkeypatch.syspath_prepend(str(site))
+    for qualified in ("gan-hinge2:hinge2", "hinge2:hinge2"):
+        assert "loss hinge2 (plugin hinge2)" in gan("plugins", "show", qualified).output
+        result = gan("run", *RING, "--loss", qualified, "--steps", "5", "--out", tmp_path / qualified[:4])
+        assert result.exit_code == 0, result.output
+    monkeypatch.setenv("GANCORE_PLUGINS", "gan-hinge2")  # GANCORE_PLUGINS takes either as well
+    assert "loss:hinge2" in gan("plugins").output
+
+
 def test_gancore_plugins_limits_which_entry_points_load(tmp_path, monkeypatch, fresh_plugin_manager):
     site = tmp_path / "site"
     _make_distribution(site)
