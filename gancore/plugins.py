@@ -325,7 +325,9 @@ class Registry:
         self.failed = {i.name: i for i in _infos.values() if i.failed}
         #: distribution name -> the plugin (entry point) it installed: a qualifier may be either, as
         #: GANCORE_PLUGINS accepts either
-        self.aliases = {i.distribution: i.name for i in _infos.values() if i.distribution not in (None, i.name)}
+        self.aliases = {
+            i.distribution: i.name for i in _infos.values() if i.distribution not in (None, i.name)
+        }
 
     def _plugin(self, qualifier: str) -> str:
         """The plugin a qualifier names: its entry-point name, or the distribution that installed it."""

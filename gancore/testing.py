@@ -16,6 +16,11 @@ wants, e.g. once per module:
         rows = train(tmp_path / "run", "--loss", "hinge", "--steps", "300")
         assert all(math.isfinite(r["d_loss"]) for r in rows)
 
+Beside the public names of ``gancore``, a plugin's tests need nothing else of gancore: this module
+also resolves settings as a run would (``resolve_config``), says whether a plugin is registered
+(``is_registered``), and lends a few of gancore's own pieces to build against (the built-in
+``Vanilla`` loss and ``Normal`` prior, ``draw``, ``reduce_losses``).
+
 torch and the CLI are imported only when used: loading the plugin must not slow down unrelated
 test sessions.
 """
@@ -28,11 +33,41 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:  # what type checkers see of the names below that load on first use
+    from gancore.builtin.losses import Vanilla as Vanilla
+    from gancore.builtin.priors import Normal as Normal
+    from gancore.config import RunConfig
+    from gancore.tools.sampling import draw as draw
+    from gancore.train.steps import reduce_losses as reduce_losses
+
+#: gancore's own pieces a plugin's tests build against -> the module that defines each; loaded on first
+#: use (``__getattr__``) so that loading this pytest plugin does not import torch
+_LAZY: dict[str, str] = {
+    # the built-in loss and prior, for a GANModel made by hand (``GANModel(g, d, Normal(), Vanilla(), ...)``)
+    "Vanilla": "gancore.builtin.losses",
+    "Normal": "gancore.builtin.priors",
+    # samples from a trained run folder, as `gan sample` draws them (returns ``Samples``)
+    "draw": "gancore.tools.sampling",
+    # the plain and the weighted mean of a step's per-sample losses, as the engine optimises them
+    "reduce_losses": "gancore.train.steps",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'gancore.testing' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
 
 @contextlib.contextmanager
@@ -69,6 +104,24 @@ def register_plugin() -> Iterator[Callable[[object, str], None]]:
     yield register
     for name in reversed(names):
         plugins.unregister(name)
+
+
+def is_registered(plugin: object) -> bool:
+    """Whether a plugin object or module is registered already: loaded from its entry point once its
+    package is installed, so that a fixture calls ``register_plugin`` only while it is not."""
+    from gancore.plugins import get_plugin_manager
+
+    return get_plugin_manager().is_registered(plugin)
+
+
+def resolve_config(settings: Mapping[str, Any], options: Mapping[str, Any] | None = None) -> RunConfig:
+    """The run config gancore makes of these settings (``{"loss": "wgan-gp", "n_critic": 2}``) and
+    component options (``{"gp_weight": 1.0}``) with the plugins registered now: defaults, then the
+    selected components' recommendations, then what is given, as `gan run` resolves its flags."""
+    from gancore.config import resolve
+    from gancore.plugins import get_registry
+
+    return resolve(get_registry(), dict(settings), dict(options or {}))
 
 
 def find_mnist(fallback: Path) -> Path | None:

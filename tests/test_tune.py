@@ -278,3 +278,27 @@ def test_cluster_workers_share_one_study(tmp_path: Path) -> None:
     folders = sorted(p.name for p in (out / "trials").iterdir() if p.is_dir())
     assert folders == [f"trial-{n:04d}" for n in range(6)]
     assert "worker 0 (job" in output and "worker 1 (job" in output and (out / "best.toml").is_file()
+
+
+def test_sigterm_stops_the_study_and_its_trial(tmp_path: Path) -> None:
+    """SIGTERM to `gan tune` alone (as `kill` or a scheduler sends it) stops its running trial too: the
+    trial saves its checkpoint and is recorded to run again; nothing goes on training."""
+    (tmp_path / "space.toml").write_text(
+        SPACE.replace("epochs = 2", "epochs = 200").replace("start = ", "# start = ")
+    )
+    out = tmp_path / "tune"
+    proc = _tune(str(tmp_path / "space.toml"), "--trials", "2", "--out", str(out))
+    deadline = time.monotonic() + 300
+    while not (out / "trials" / "trial-0000" / "metrics.jsonl").is_file():
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in output, output
+    assert (out / "trials" / "trial-0000" / "checkpoints" / "last.safetensors").is_file()
+    trial = _study(out).trials[0]
+    assert trial.state == optuna.trial.TrialState.FAIL and trial.user_attrs.get("interrupted")
+    log = out / "trials" / "trial-0000.log"
+    size = log.stat().st_size
+    time.sleep(3)  # a trial still running would go on logging
+    assert log.stat().st_size == size

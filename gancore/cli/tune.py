@@ -117,6 +117,7 @@ def tune(
             highlight=False,
         )
         say = lambda line: err.print(line, highlight=False)  # noqa: E731
+        _stop_on_sigterm()
         if engine is None:
             tuner = tn.Tuner(space, study, out, objective, max(1, available() // workers), say, trial_main)
             tn.run_study(tuner, trials, workers)
@@ -127,6 +128,18 @@ def tune(
             )  # fmt: skip
             _run_workers(engine, job, workers, out, say)
         _report(study, out)
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (``kill``, a scheduler) stops the study as Ctrl-C does: each running trial is stopped
+    with SIGINT (it saves its checkpoint) and recorded to be run again. Without this the trials,
+    forked from a server process, went on training after `gan tune` itself was gone."""
+    import signal
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _cluster(cluster: str | None, cluster_config: Path | None, storage: str | None):

@@ -531,17 +531,27 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
             else:
                 tuner.study.tell(trial, value)
 
-    threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
-    for thread in threads:
-        thread.start()
+    # each worker says when it is done with an event of its own: a Thread.join that a signal's
+    # exception interrupts can report the thread finished while it still runs (CPython 3.11; seen
+    # here: gan tune exited while its worker was still stopping the trial, which trained on)
+    done = [threading.Event() for _ in range(workers)]
+
+    def run(event: threading.Event) -> None:
+        try:
+            worker()
+        finally:
+            event.set()
+
+    for event in done:
+        threading.Thread(target=run, args=(event,), daemon=True).start()
     try:
-        for thread in threads:
-            while thread.is_alive():
-                thread.join(0.5)
+        for event in done:
+            while not event.wait(0.5):
+                pass
     except KeyboardInterrupt:
         tuner.stopping.set()  # each worker stops its trial (which saves) and records it
-        for thread in threads:
-            thread.join()
+        for event in done:
+            event.wait()
         raise Interrupted(
             f"interrupted: finished trials are kept; continue with the same gan tune command ({tuner.folder})"
         ) from None

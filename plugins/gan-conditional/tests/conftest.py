@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from gancore import Data, Dataset, DataSpec, hookimpl
-from gancore.plugins import get_plugin_manager
+from gancore.testing import is_registered
 
 
 @pytest.fixture
 def conditional_plugin(register_plugin) -> None:
-    if not get_plugin_manager().is_registered(gan_conditional.plugin):
+    if not is_registered(gan_conditional.plugin):
         register_plugin(gan_conditional.plugin, "gan-conditional")
 
 

@@ -11,11 +11,8 @@ from gan_drs.drs import DiscriminatorRejection, acceptance_scores
 from gan_drs.simple import Interpolation, Threshold
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.components import Loss, Prior
-from gancore.errors import ConfigError
-from gancore.records import Data, DataSpec, GANModel
-from gancore.testing import gan
+from gancore import ConfigError, Data, DataSpec, GANModel, Loss, Prior
+from gancore.testing import Vanilla, gan
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 

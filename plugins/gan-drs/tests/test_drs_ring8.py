@@ -7,8 +7,7 @@ import math
 import pytest
 import torch
 
-from gancore.testing import gan, train
-from gancore.tools.sampling import draw
+from gancore.testing import draw, gan, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 

@@ -14,12 +14,8 @@ from gan_drs.drs import DiscriminatorRejection
 from gan_drs.simple import Threshold
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.builtin.priors import Normal
-from gancore.components import Loss
-from gancore.records import Data, DataSpec, GANModel
-from gancore.testing import gan, single_thread, train
-from gancore.tools.sampling import draw
+from gancore import Data, DataSpec, GANModel, Loss
+from gancore.testing import Normal, Vanilla, draw, gan, single_thread, train
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 

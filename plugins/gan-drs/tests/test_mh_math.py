@@ -12,10 +12,8 @@ import torch
 from gan_drs.mh import MetropolisHastings, log_acceptance, mh_chains
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.components import Loss, Prior
-from gancore.errors import ConfigError
-from gancore.records import Data, DataSpec, GANModel
+from gancore import ConfigError, Data, DataSpec, GANModel, Loss, Prior
+from gancore.testing import Vanilla
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 

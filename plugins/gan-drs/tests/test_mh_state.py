@@ -9,10 +9,8 @@ import torch
 from gan_drs.mh import MetropolisHastings
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.builtin.priors import Normal
-from gancore.records import Data, DataSpec, GANModel
-from gancore.testing import gan, train
+from gancore import Data, DataSpec, GANModel
+from gancore.testing import Normal, Vanilla, gan, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 

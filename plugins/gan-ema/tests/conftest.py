@@ -6,10 +6,10 @@ from __future__ import annotations
 import gan_ema.plugin
 import pytest
 
-from gancore.plugins import get_plugin_manager
+from gancore.testing import is_registered
 
 
 @pytest.fixture
 def ema_plugin(register_plugin) -> None:
-    if not get_plugin_manager().is_registered(gan_ema.plugin):
+    if not is_registered(gan_ema.plugin):
         register_plugin(gan_ema.plugin, "gan-ema")

@@ -7,7 +7,7 @@ import torch
 from gan_ema.ema import EMA
 from torch import nn
 
-from gancore.records import DataSpec, GANModel
+from gancore import DataSpec, GANModel
 
 
 def model_with(generator: nn.Module) -> GANModel:

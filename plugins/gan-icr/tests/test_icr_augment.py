@@ -8,8 +8,7 @@ import pytest
 import torch
 from gan_icr.augment import AUGMENTATIONS, Cutout, Flip, Translation, color, cutout, flip, translate
 
-from gancore.errors import ConfigError
-from gancore.records import DataSpec
+from gancore import ConfigError, DataSpec
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # from the gancore.testing pytest plugin
 

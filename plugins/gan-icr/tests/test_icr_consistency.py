@@ -7,8 +7,7 @@ import torch
 from gan_icr.consistency import BalancedConsistency, LatentConsistency
 from torch import nn
 
-from gancore.errors import ConfigError
-from gancore.records import CriticStepContext, DataSpec, GANModel, GeneratorStepContext
+from gancore import ConfigError, CriticStepContext, DataSpec, GANModel, GeneratorStepContext
 
 SHAPE = (1, 8, 8)
 LR = 20.0

@@ -10,9 +10,7 @@ import attrs
 import pytest
 import torch
 
-from gancore import plugins
-from gancore.components import Dataset
-from gancore.records import Data, DataSpec
+from gancore import Data, Dataset, DataSpec, hookimpl
 from gancore.testing import gan, train
 
 
@@ -34,7 +32,7 @@ class TinyImages(Dataset):
 
 
 class TinyImagesPlugin:
-    @plugins.hookimpl
+    @hookimpl
     def gancore_datasets(self) -> list[type]:
         return [TinyImages]
 

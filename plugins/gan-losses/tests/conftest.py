@@ -6,10 +6,10 @@ from __future__ import annotations
 import gan_losses.plugin
 import pytest
 
-from gancore.plugins import get_plugin_manager
+from gancore.testing import is_registered
 
 
 @pytest.fixture
 def losses_plugin(register_plugin) -> None:
-    if not get_plugin_manager().is_registered(gan_losses.plugin):
+    if not is_registered(gan_losses.plugin):
         register_plugin(gan_losses.plugin, "gan-losses")

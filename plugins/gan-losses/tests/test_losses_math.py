@@ -10,7 +10,7 @@ from gan_losses.hinge import Hinge
 from gan_losses.relativistic import RaGAN, RaLSGAN
 from torch import nn
 
-from gancore.records import DataSpec, GANModel
+from gancore import DataSpec, GANModel
 
 REAL = [1.5, -0.5, 0.25]  # mean 5/12
 FAKE = [-1.0, 0.5, -2.0]  # mean -5/6

@@ -10,9 +10,8 @@ from gan_lsgan.losses import CNLSGAN, LSGAN
 from gan_lsgan.regularizers import CNGradientPenalty, CNL2Pull
 from torch import nn
 
-from gancore.config import resolve
-from gancore.plugins import get_registry
-from gancore.records import CriticStepContext, DataSpec, GANModel, GeneratorStepContext
+from gancore import CriticStepContext, DataSpec, GANModel, GeneratorStepContext
+from gancore.testing import resolve_config
 
 REAL = [1.5, -0.5, 0.25]
 FAKE = [-1.0, 0.5, -2.0]
@@ -46,10 +45,10 @@ def test_logit_reads_the_optimal_critic_as_a_density_ratio():
 
 
 def test_cn_lsgan_recommends_both_terms():
-    config = resolve(get_registry(), {"loss": "cn-lsgan"}, {})
+    config = resolve_config({"loss": "cn-lsgan"}, {})
     assert config.regs == ("cn-gp", "cn-l2")
     assert config.options["cn_gp_weight"] == 0.01 and config.options["cn_l2_weight"] == 0.001
-    assert resolve(get_registry(), {"loss": "lsgan"}, {}).regs == ()
+    assert resolve_config({"loss": "lsgan"}, {}).regs == ()
 
 
 def model_of(critic: nn.Module, dim: int) -> GANModel:

@@ -10,10 +10,8 @@ from gan_modeseek.modeseek import ModeSeeking, mode_seeking_ratio, mode_seeking_
 from gan_modeseek.priors import GaussianMixture, circle_means
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.builtin.priors import Normal
-from gancore.errors import ConfigError
-from gancore.records import DataSpec, GANModel, GeneratorStepContext
+from gancore import ConfigError, DataSpec, GANModel, GeneratorStepContext
+from gancore.testing import Normal, Vanilla
 
 
 def test_term_equals_a_hand_computed_value():

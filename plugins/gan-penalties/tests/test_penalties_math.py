@@ -8,7 +8,7 @@ from gan_penalties.lazy import LazySchedule
 from gan_penalties.penalties import R1, R2
 from torch import Tensor, nn
 
-from gancore.records import CriticStepContext, DataSpec, GANModel, GeneratorStepContext
+from gancore import CriticStepContext, DataSpec, GANModel, GeneratorStepContext
 
 REAL = torch.tensor([[1.0, 2.0], [0.0, -1.0], [3.0, 0.5]])  # |x|^2 = 5, 1, 9.25
 FAKE = torch.tensor([[-2.0, 0.0], [1.0, 1.0]])  # |x|^2 = 4, 2

@@ -6,10 +6,10 @@ from __future__ import annotations
 import gan_tensorboard.plugin
 import pytest
 
-from gancore.plugins import get_plugin_manager
+from gancore.testing import is_registered
 
 
 @pytest.fixture
 def tensorboard_plugin(register_plugin) -> None:
-    if not get_plugin_manager().is_registered(gan_tensorboard.plugin):
+    if not is_registered(gan_tensorboard.plugin):
         register_plugin(gan_tensorboard.plugin, "gan-tensorboard")

@@ -10,9 +10,8 @@ import torch
 from gan_topk.topk import TopK, top_k, top_k_mask
 from torch import nn
 
-from gancore.builtin.losses import Vanilla
-from gancore.records import DataSpec, GANModel, GeneratorStepContext
-from gancore.train.steps import reduce_losses
+from gancore import DataSpec, GANModel, GeneratorStepContext
+from gancore.testing import Vanilla, reduce_losses
 
 FAKE_OUT = [0.3, -1.2, 2.0, 0.7, -0.1, 1.1]  # the critic's scores of six fakes
 

@@ -10,8 +10,7 @@ import tomllib
 import pytest
 from safetensors.torch import load_file
 
-from gancore.plugins import get_plugin_manager
-from gancore.testing import gan, train
+from gancore.testing import gan, is_registered, train
 
 pytestmark = pytest.mark.usefixtures("one_thread", "topk_plugin")
 
@@ -57,7 +56,7 @@ def test_a_loss_without_per_sample_values_is_refused_in_one_line(tmp_path):
 
 def test_topk_with_the_hinge_loss(tmp_path, register_plugin):
     gan_losses = pytest.importorskip("gan_losses.plugin")
-    if not get_plugin_manager().is_registered(gan_losses):
+    if not is_registered(gan_losses):
         register_plugin(gan_losses, "gan-losses")
     rows = train(tmp_path / "run", "--loss", "hinge", "--weighting", "topk", "--topk-gamma", "0.5",
                  "--steps", "200", batch_size=128, log_every=100)  # fmt: skip

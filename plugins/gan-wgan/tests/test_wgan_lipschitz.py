@@ -9,7 +9,7 @@ from gan_wgan.monitors import InterpolateGradNorm, SpectralProduct
 from gan_wgan.penalty import GradientPenalty
 from torch import nn
 
-from gancore.records import CriticStepContext, DataSpec, GANModel, MonitorContext
+from gancore import CriticStepContext, DataSpec, GANModel, MonitorContext
 
 
 def toy_critic(seed: int = 0, scale: float = 1.0) -> nn.Module:

@@ -6,8 +6,7 @@ import pytest
 import torch
 from gan_wgan.losses import WGAN, WGANGP
 
-from gancore.config import resolve
-from gancore.plugins import get_registry
+from gancore.testing import resolve_config
 
 REAL = [1.5, -0.5, 0.25]
 FAKE = [-1.0, 0.5, -2.0]
@@ -24,7 +23,7 @@ def test_losses_by_hand(cls):
 
 
 def test_wgan_resolves_to_clipping_rmsprop_and_five_critic_steps():
-    config = resolve(get_registry(), {"loss": "wgan"}, {})
+    config = resolve_config({"loss": "wgan"}, {})
     assert (config.optimizer, config.lr_d, config.lr_g, config.n_critic) == ("rmsprop", 5e-5, 5e-5, 5)
     assert config.critic_step == "lipschitz"
     assert config.options["clip_value"] == 0.01 and config.options["spectral_norm"] is False
@@ -33,7 +32,7 @@ def test_wgan_resolves_to_clipping_rmsprop_and_five_critic_steps():
 
 
 def test_wgan_gp_resolves_to_penalty_10_and_adam():
-    config = resolve(get_registry(), {"loss": "wgan-gp"}, {})
+    config = resolve_config({"loss": "wgan-gp"}, {})
     assert (config.optimizer, config.lr_d, config.lr_g) == ("adam", 1.6e-3, 1.6e-3)
     assert (config.beta1, config.beta2, config.n_critic) == (0.5, 0.9, 5)
     assert config.callbacks == ("ema",)
@@ -44,16 +43,15 @@ def test_wgan_gp_resolves_to_penalty_10_and_adam():
 
 
 def test_wgan_gp_with_drs_keeps_training_its_critic():
-    config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {})
+    config = resolve_config({"loss": "wgan-gp", "sampler": "drs"}, {})
     assert (config.options["drs_keep_training"], config.options["drs_lr"]) == (300, 5e-4)
     assert config.options["drs_gamma"] == "p25"
-    config = resolve(get_registry(), {"loss": "wgan-gp", "sampler": "drs"}, {"drs_keep_training": 0})
+    config = resolve_config({"loss": "wgan-gp", "sampler": "drs"}, {"drs_keep_training": 0})
     assert config.options["drs_keep_training"] == 0
 
 
 def test_explicit_settings_win_over_recommendations():
-    config = resolve(
-        get_registry(),
+    config = resolve_config(
         {"loss": "wgan-gp", "n_critic": 2, "regs": ["gp"]},
         {"gp_weight": 1.0, "spectral_norm": True},
     )

@@ -8,7 +8,7 @@ import torch
 from gan_wgan.penalty import GradientPenalty
 from torch import nn
 
-from gancore.records import CriticStepContext, DataSpec, GANModel
+from gancore import CriticStepContext, DataSpec, GANModel
 
 
 def linear_critic(norm: float) -> nn.Module:
