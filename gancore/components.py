@@ -72,6 +72,10 @@ class Component:
     #: why this component cannot train under torchrun, where each process sees its own share of
     #: the batch (e.g. it ranks the whole batch); empty when it can. Checked when a run is assembled.
     data_parallel_refusal: ClassVar[str] = ""
+    #: companions this component cannot work without, by setting: ``{"callbacks": ("ema",)}``. A run
+    #: that selects it without them is refused in one line naming the flag that adds them (unlike
+    #: ``recommends``, which adds them itself, so use this where adding silently would surprise).
+    requires: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def check(self, model: GANModel) -> None:
         """Raise ``ConfigError`` (one line) if this component cannot work in this model.

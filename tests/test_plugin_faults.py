@@ -276,3 +276,44 @@ def test_failing_after_the_first_step_keeps_the_run(tmp_path, register_plugin):
     result = gan("run", *RING, "--reg", "late", "--out", run)
     assert result.exit_code == 1 and "plugin 'late-plugin' raised" in result.output
     assert (run / "config.toml").is_file()
+
+
+@attrs.define
+class NeedsHelper(Loss):
+    """A loss that works only beside a regularizer of its plugin (as ADA's parts need each other)."""
+
+    name = "needs-helper"
+    requires: ClassVar[dict] = {"regs": ("helper",)}
+
+    def critic_loss(self, real_out, fake_out):
+        return fake_out.mean() - real_out.mean()
+
+    def generator_loss(self, fake_out):
+        return -fake_out.mean()
+
+
+@attrs.define
+class Helper(Regularizer):
+    name = "helper"
+
+
+class NeedyPlugin:
+    @plugins.hookimpl
+    def gancore_losses(self):
+        return [NeedsHelper]
+
+    @plugins.hookimpl
+    def gancore_regularizers(self):
+        return [Helper]
+
+
+def test_a_required_companion_missing_is_one_line(tmp_path, register_plugin):
+    register_plugin(NeedyPlugin(), "needy")
+    result = gan("run", *RING, "--loss", "needs-helper", "--out", tmp_path / "alone")
+    assert result.exit_code == 2
+    assert one_error_line(result.output) == (
+        "error: loss 'needs-helper' works only with regularizer 'helper'; add --reg helper"
+    )
+    assert not (tmp_path / "alone").exists()
+    result = gan("run", *RING, "--loss", "needs-helper", "--reg", "needy:helper", "--out", tmp_path / "both")
+    assert result.exit_code == 0, result.output

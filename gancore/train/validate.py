@@ -14,8 +14,8 @@ from typing import Any
 
 import attrs
 
-from gancore.config import RunConfig, make_config, resolve_device, selected
-from gancore.errors import ConfigError
+from gancore.config import LIST_KEYS, SELECTIONS, RunConfig, make_config, resolve_device, selected
+from gancore.errors import ConfigError, PluginError
 from gancore.plugins import Registry
 from gancore.train import schedule, threads
 from gancore.train.pipeline import instantiate
@@ -61,9 +61,38 @@ def validate(
             else f"processes = {config.processes} in the settings, but this run has {processes}"
             f" process(es): start it with --nproc {config.processes}, or remove the key (the run records it)"
         )
+    check_companions(config, registry)
     built = [(kind, instantiate(registry, kind, name, config.options)) for kind, name in selected(config)]
     scheduled = [component for kind, component in built if kind not in UNSCHEDULED]
     schedule.check([schedule.parse(s) for s in config.schedules], scheduled, config.options)
+
+
+#: the flag that adds a component of each setting
+FLAGS = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback"}
+
+
+def check_companions(config: RunConfig, registry: Registry) -> None:
+    """Every component the selected ones ``require`` is selected too; else one line saying which
+    flag adds it."""
+    kinds = dict(SELECTIONS)
+    chosen = {key: {registry.get(kind, name).qualified for kind_, name in selected(config) if kind_ == kind}
+              for key, kind in SELECTIONS}  # fmt: skip
+    for kind, name in selected(config):
+        entry = registry.get(kind, name)
+        for key, names in entry.cls.requires.items():
+            if key not in kinds:
+                raise PluginError(
+                    f"{kind} {name!r} (plugin {entry.plugin!r}) requires {key!r}, which is not a setting"
+                    f" that selects components ({', '.join(kinds)})"
+                )
+            for needed in names:
+                want = registry.get(kinds[key], needed)  # not installed: one line saying so
+                if want.qualified not in chosen[key]:
+                    flag = "--" + FLAGS.get(key, key).replace("_", "-")
+                    raise ConfigError(
+                        f"{kind.replace('_', ' ')} {name!r} works only with {kinds[key].replace('_', ' ')}"
+                        f" {needed!r}; {'add' if key in LIST_KEYS else 'use'} {flag} {needed}"
+                    )
 
 
 def identity(config: RunConfig) -> str:
