@@ -274,11 +274,15 @@ class Sampler(Component):
 
 
 class LRSchedule(Component):
-    """A factor on the configured learning rates, per epoch; a function of the epoch alone."""
+    """A factor on the configured learning rates, per epoch: a function of the epoch and the run's
+    length alone (so a resumed run follows it exactly; a run extended with ``--resume --epochs``
+    follows the schedule of its new length from there)."""
 
     kind = "lr_schedule"
 
-    def factor(self, epoch: int) -> float:
+    def factor(self, epoch: int, epochs: int) -> float:
+        """The factor for ``epoch`` (0-based) of a run of ``epochs`` epochs (a run given in steps:
+        its steps in epochs, rounded up)."""
         return 1.0
 
 

@@ -190,10 +190,12 @@ def gancore_samplers() -> list[type]:
 def gancore_lr_schedules() -> list[type]:
     """How the learning rates change over a run, :class:`~gancore.components.LRSchedule`.
 
-    ``factor(epoch)`` multiplies both optimizers' configured rates (``--lr-g``, ``--lr-d``) during
-    that epoch (0-based). It must be a function of the epoch alone: the engine sets the rates at
-    each epoch's start, between steps, so a resumed run follows the schedule exactly and no state
-    needs saving. Selected with ``--lr-schedule NAME``; the built-in ``constant`` keeps them fixed.
+    ``factor(epoch, epochs)`` multiplies both optimizers' configured rates (``--lr-g``, ``--lr-d``)
+    during ``epoch`` (0-based) of a run ``epochs`` long. It must be a function of those two alone:
+    the engine sets the rates at each epoch's start, between steps, so a resumed run follows the
+    schedule exactly and no state needs saving; the rates used are logged in every metrics row
+    (``lr_g``, ``lr_d``). Selected with ``--lr-schedule NAME``; the built-in ``constant`` keeps them
+    fixed and ``cosine`` decays them over the run.
     """
 
 

@@ -77,3 +77,23 @@ def test_the_option_follows_the_schedule_and_is_logged(tmp_path, probe):
     probe.clear()
     assert gan("run", "--resume", cut, "--steps", "40").exit_code == 0
     assert probe == {2: {1.5}, 3: {1.5}}
+
+
+def test_the_cosine_schedule_by_hand_and_the_logged_rates(tmp_path):
+    """Cosine factors against values computed by hand, and the learning rates each metrics row logs:
+    ring8 at batch 2000 is ten steps an epoch, so rows at steps 5, 10, ... belong to epochs 0, 0, 1, ..."""
+    import math
+
+    from gancore.builtin.schedules import Cosine
+
+    assert [Cosine().factor(e, 4) for e in range(4)] == pytest.approx([1.0, (1 + math.sqrt(0.5)) / 2, 0.5,
+                                                                       (1 - math.sqrt(0.5)) / 2])  # fmt: skip
+    assert Cosine(cosine_floor=0.2).factor(2, 4) == pytest.approx(0.2 + 0.8 * 0.5)
+    out = tmp_path / "run"
+    assert gan("run", *RING, "--lr-schedule", "cosine", "--epochs", "4", "--lr-g", "1e-3", "--lr-d", "2e-3",
+               "--out", out).exit_code == 0  # fmt: skip
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    logged = {row["step"]: (row["lr_g"], row["lr_d"]) for row in rows if "lr_g" in row}
+    for step, epoch in ((5, 0), (15, 1), (25, 2), (35, 3)):
+        factor = Cosine().factor(epoch, 4)
+        assert logged[step] == pytest.approx((1e-3 * factor, 2e-3 * factor))

@@ -19,7 +19,7 @@ from gancore.builtin.networks import (
 )
 from gancore.builtin.priors import Normal
 from gancore.builtin.samplers import Plain
-from gancore.builtin.schedules import Constant
+from gancore.builtin.schedules import Constant, Cosine
 
 
 @hookimpl
@@ -49,7 +49,7 @@ def gancore_samplers():
 
 @hookimpl
 def gancore_lr_schedules():
-    return [Constant]
+    return [Constant, Cosine]
 
 
 @hookimpl

@@ -347,7 +347,7 @@ class Trainer:
             epoch, pos = divmod(step, per_epoch)
             if perm is None or pos == 0:
                 perm = epoch_permutation(len(data), cfg.seed, epoch, device)
-                factor = p.lr_schedule.factor(epoch)
+                factor = p.lr_schedule.factor(epoch, -(-total // per_epoch))
                 set_learning_rates(self.opt_g, cfg.lr_g * factor)
                 set_learning_rates(self.opt_d, cfg.lr_d * factor)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
@@ -374,6 +374,7 @@ class Trainer:
                 row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
                 row |= world.mean(stats.read())  # the whole global batch's means
                 row |= {f"schedule/{name}": value for name, value in scheduled.items()}
+                row |= {"lr_g": cfg.lr_g * factor, "lr_d": cfg.lr_d * factor}  # host floats: no read
                 if world.is_main:
                     monitor_ctx = MonitorContext(p.model, real, fake, done)
                     for name, monitor in p.monitors:

@@ -20,5 +20,5 @@ class DecadeWarmup(LRSchedule):
         2, help="epochs below the full rate, each ten times the last", validator=attrs.validators.ge(0)
     )
 
-    def factor(self, epoch: int) -> float:
+    def factor(self, epoch: int, epochs: int = 0) -> float:  # the run's length does not matter
         return 10.0 ** -(self.warmup_epochs - epoch) if epoch < self.warmup_epochs else 1.0
