@@ -6,6 +6,7 @@ import errno
 import functools
 import os
 import traceback
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -17,6 +18,24 @@ Opt = Annotated
 
 out = Console()
 err = Console(stderr=True)
+
+
+#: `--cluster-config`, as `gan sweep` and `gan tune` take it
+ClusterConfigOpt = Opt[
+    Path | None,
+    typer.Option(help="TOML file whose \\[cluster] table gives partition, GPUs, CPUs, time limit"),
+]
+
+
+def cluster_opt(what: str) -> Any:
+    """`--cluster ENGINE`: ``what`` goes through submitit as cluster jobs."""
+    return Opt[
+        str | None,
+        typer.Option(
+            help=f"submit {what} through submitit: slurm, or local/debug to try the same here"
+            " (pip install submitit)"
+        ),
+    ]
 
 
 def fail(message: str, code: int) -> typer.Exit:

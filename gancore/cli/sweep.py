@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from gancore.cli.shared import Opt, err, wide_out
+from gancore.cli.shared import ClusterConfigOpt, Opt, cluster_opt, err, wide_out
 from gancore.errors import GancoreError
 
 
@@ -28,16 +28,8 @@ def sweep(
         list[str] | None,
         typer.Option(help="add a callback to every job, after its config's (e.g. tensorboard; repeatable)"),
     ] = None,
-    cluster: Opt[
-        str | None,
-        typer.Option(
-            help="submit each job through submitit instead: slurm, or local/debug to try the same here"
-            " (pip install submitit)"
-        ),
-    ] = None,
-    cluster_config: Opt[
-        Path | None, typer.Option(help="TOML file whose \\[cluster] table gives partition, GPUs, time limit")
-    ] = None,
+    cluster: cluster_opt("each job as a cluster job instead") = None,
+    cluster_config: ClusterConfigOpt = None,
     retry_failed: Opt[
         bool,
         typer.Option(help="run the jobs an earlier sweep recorded as failed again (fix the cause first)"),

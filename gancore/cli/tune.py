@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from gancore.cli.shared import Opt, err, wide_out
+from gancore.cli.shared import ClusterConfigOpt, Opt, cluster_opt, err, wide_out
 from gancore.errors import GancoreError
 
 EXAMPLE = """Example (docs/usage.md has more):
@@ -38,16 +38,8 @@ def tune(
             " was killed) is failed and run again by another worker"
         ),
     ] = 60,
-    cluster: Opt[
-        str | None,
-        typer.Option(
-            help="run the --workers as jobs of a cluster engine through submitit: slurm, or local/debug"
-            " to try the same here (pip install submitit)"
-        ),
-    ] = None,
-    cluster_config: Opt[
-        Path | None, typer.Option(help="TOML file whose \\[cluster] table gives partition, CPUs, time limit")
-    ] = None,
+    cluster: cluster_opt("the --workers as cluster jobs") = None,
+    cluster_config: ClusterConfigOpt = None,
     show: Opt[
         bool, typer.Option("--show", help="show a tune folder's best trials and write its plots")
     ] = False,
