@@ -302,3 +302,35 @@ def test_sigterm_stops_the_study_and_its_trial(tmp_path: Path) -> None:
     size = log.stat().st_size
     time.sleep(3)  # a trial still running would go on logging
     assert log.stat().st_size == size
+
+
+def test_a_study_whose_trials_all_crash_stops_after_five(tmp_path: Path) -> None:
+    """A setup that fails every trial (seen: a code change under a running study) stops the study
+    with one line after five crashes in a row, instead of asking for trials forever; a crash between
+    finished trials does not."""
+    import threading
+
+    from gancore.errors import GancoreError
+    from gancore.tools import tune as tn
+
+    class Crashing:  # run_study's view of a Tuner: trials that crash, or finish, as told
+        def __init__(self, outcomes: list[str]) -> None:
+            self.study = optuna.create_study()
+            self.folder, self.stopping, self.outcomes, self.lines = tmp_path, threading.Event(), outcomes, []
+
+        def say(self, line: str) -> None:
+            self.lines.append(line)
+
+        def __call__(self, trial) -> float:
+            if self.outcomes.pop(0) == "crash":
+                raise RuntimeError(f"trial-{trial.number:04d} failed (exit 1): TypeError")
+            return 1.0
+
+    always = Crashing(["crash"] * 50)
+    with pytest.raises(GancoreError, match="5 trials in a row failed, the last: trial-0004 failed"):
+        tn.run_study(always, 3, 1)
+    assert len(always.study.trials) == 5
+    mixed = Crashing(["crash", "crash", "crash", "crash", "ok", "crash", "ok", "ok"])
+    tn.run_study(mixed, 3, 1)
+    states = [t.state for t in mixed.study.trials]
+    assert states.count(optuna.trial.TrialState.COMPLETE) == 3 and len(states) == 8

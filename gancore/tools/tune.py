@@ -49,6 +49,8 @@ from gancore.errors import ConfigError, GancoreError, Interrupted
 from gancore.io.atomic import atomic_path, write_atomic
 
 SAMPLERS = ("tpe", "random", "cmaes")
+#: trials failing one after another that stop a study: a broken setup, not bad values
+CRASHES_IN_A_ROW = 5
 PRUNERS = ("median", "hyperband", "none")
 STUDY = "gan-tune"
 #: what a tune folder holds besides trials/
@@ -501,6 +503,7 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
     states = optuna.trial.TrialState
     asking = AskLock(tuner.folder / ASK_LOCK)
     failures: list[BaseException] = []
+    crashes: list[str] = []  # the crashes since the last trial that finished
 
     def worker() -> None:
         while not tuner.stopping.is_set():
@@ -520,9 +523,20 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
                 value = tuner(trial)
             except optuna.TrialPruned:
                 tuner.study.tell(trial, state=states.PRUNED)
+                crashes.clear()
             except RuntimeError as exc:  # a trial that crashed: recorded, the study goes on
                 tuner.say(str(exc))
                 tuner.study.tell(trial, state=states.FAIL)
+                crashes.append(str(exc))
+                if len(crashes) >= CRASHES_IN_A_ROW:  # the setup, not the values: stop asking
+                    failures.append(
+                        GancoreError(
+                            f"{CRASHES_IN_A_ROW} trials in a row failed, the last: {crashes[-1]}; see its"
+                            f" log in {tuner.folder / 'trials'}, fix the cause, then run the same command"
+                        )
+                    )
+                    tuner.stopping.set()
+                    return
             except BaseException as exc:
                 tuner.study.tell(trial, state=states.FAIL)
                 failures.append(exc)
@@ -530,6 +544,7 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
                 return
             else:
                 tuner.study.tell(trial, value)
+                crashes.clear()  # a trial finished: the setup works
 
     # each worker says when it is done with an event of its own: a Thread.join that a signal's
     # exception interrupts can report the thread finished while it still runs (CPython 3.11; seen
