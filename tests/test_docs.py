@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import sys
@@ -115,3 +116,21 @@ def test_the_documented_sampler_with_state_is_prepared_once(tmp_path, register_p
         assert result.exit_code == 0, result.output
     assert len(prepared) == 2 and (run / "samplers" / "refit.safetensors").is_file()
     assert np.array_equal(np.load(outs[0])["points"], np.load(outs[1])["points"])
+
+
+def test_the_documented_dataset_trains_and_is_scored(
+    tmp_path, builtin_plugins_only, register_plugin, monkeypatch
+):
+    source = next(block for block in _code_blocks("python") if "class Spiral12(Dataset)" in block)
+    register_plugin(_as_module("gan_spiral_doc", source, monkeypatch), "spiral-doc")
+    assert "--spiral-std (float, default 0.03)" in gan("plugins", "show", "spiral12").output
+    run = tmp_path / "run"
+    rows = train(run, "--loss", "vanilla", "--steps", "300", dataset="spiral12", batch_size=256)
+    assert rows[-1]["step"] == 300
+    result = gan("eval", run, "-n", "2000", "--out", tmp_path / "eval.json")
+    assert result.exit_code == 0, result.output
+    scores = json.loads((tmp_path / "eval.json").read_text())
+    assert 0 <= scores["modes_covered"] <= 12 and "high_quality" in scores
+    real = gan("eval", "--real", "--dataset", "spiral12", "--out", tmp_path / "real.json")
+    assert real.exit_code == 0, real.output
+    assert json.loads((tmp_path / "real.json").read_text())["modes_covered"] == 12  # its own data: every mode
