@@ -122,70 +122,83 @@ def _options(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
         )
 
 
-_tuple = attrs.field(factory=tuple, converter=_names_tuple, validator=_names)
+def setting(default: Any, validator: Any, help: str, default_text: str | None = None) -> Any:
+    """A run setting: a field of ``RunConfig`` and, with its help, a flag of `gan run` (generated
+    from these fields, so that the flag's help, type and default cannot drift from the setting).
+    ``default_text``: how --help shows the default, where the value alone would not say it."""
+    return attrs.field(
+        default=default, validator=validator, metadata={"help": help, "default_text": default_text}
+    )
 
 
-def _str(default: str) -> Any:
-    return attrs.field(default=default, validator=_text)
+def _str(default: str, help: str, default_text: str | None = None) -> Any:
+    return setting(default, _text, help, default_text)
+
+
+def _tuple(help: str) -> Any:
+    return attrs.field(
+        factory=tuple, converter=_names_tuple, validator=_names, metadata={"help": help, "default_text": None}
+    )
 
 
 @attrs.frozen(kw_only=True)
 class RunConfig:
-    """Every setting of a training run. Field names are the TOML keys and the flags (``_`` -> ``-``)."""
+    """Every setting of a training run. Field names are the TOML keys and the flags (``_`` -> ``-``;
+    a list's flag is repeated and singular: ``regs`` is ``--reg``)."""
 
     # the pipeline, by component name
-    dataset: str = _str("mnist")
-    loss: str = _str("vanilla")
-    generator: str = _str("mlp")
-    critic: str = _str("mlp")
-    critic_step: str = _str("plain")
-    regs: tuple[str, ...] = _tuple
-    weightings: tuple[str, ...] = _tuple  # per-sample weights on the losses (top-k ...)
-    monitors: tuple[str, ...] = _tuple
-    callbacks: tuple[str, ...] = _tuple  # called at fixed points of the run (EMA of the generator ...)
-    augment: tuple[str, ...] = _tuple
-    schedules: tuple[str, ...] = _tuple  # OPTION=+DELTA/Nep: per-epoch changes of component options
-    prior: str = _str("normal")
-    sampler: str = _str("plain")
+    dataset: str = _str("mnist", "training data")
+    loss: str = _str("vanilla", "adversarial loss")
+    generator: str = _str("mlp", "generator network")
+    critic: str = _str("mlp", "critic network")
+    critic_step: str = _str("plain", "how the critic is stepped")
+    regs: tuple[str, ...] = _tuple("regularizer (repeatable)")
+    weightings: tuple[str, ...] = _tuple("per-sample loss weighting, e.g. top-k (repeatable)")
+    monitors: tuple[str, ...] = _tuple("Lipschitz monitor (repeatable)")
+    callbacks: tuple[str, ...] = _tuple("callback, e.g. an EMA of G (repeatable)")
+    augment: tuple[str, ...] = _tuple("augmentations of critic inputs, comma-separated")
+    schedules: tuple[str, ...] = _tuple("OPTION=+DELTA/Nep: change a component option every N epochs")
+    prior: str = _str("normal", "latent prior")
+    sampler: str = _str("plain", "sampler for grids, sample and eval")
     # data and length
-    data_dir: str = _str("")
-    latent_dim: int = attrs.field(default=100, validator=_positive_int)
-    #: the global batch: under torchrun each of the ``processes`` takes batch_size / processes of it
-    batch_size: int = attrs.field(default=64, validator=_positive_int)
+    data_dir: str = _str("", "dataset root", "$GANCORE_DATA or ~/.cache/gancore")
+    latent_dim: int = setting(100, _positive_int, "latent size")
+    batch_size: int = setting(
+        64, _positive_int, "global batch size; under torchrun N processes take 1/N of it each"
+    )
     #: how many processes (torchrun ranks) trained the run; set by the run itself when it starts (0:
     #: not yet), not a flag; a config file that gives another number than the run has is refused
-    processes: int = attrs.field(default=0, validator=_non_negative_int)
-    epochs: int = attrs.field(default=4, validator=_non_negative_int)  # the main job's length
-    steps: int = attrs.field(default=0, validator=_non_negative_int)
+    processes: int = setting(0, _non_negative_int, "processes that train the run (set by the run itself)")
+    epochs: int = setting(4, _non_negative_int, "passes over the data")  # the main job's length
+    steps: int = setting(0, _non_negative_int, "generator steps; overrides --epochs when > 0")
     # optimisation
-    optimizer: str = attrs.field(default="adam", validator=_one_of("adam", "rmsprop", "sgd"))
-    lr_g: float = attrs.field(default=2e-4, validator=_positive)
-    lr_d: float = attrs.field(default=2e-4, validator=_positive)
-    beta1: float = attrs.field(default=0.5, validator=_beta)
-    beta2: float = attrs.field(default=0.999, validator=_beta)
-    weight_decay_d: float = attrs.field(default=0.0, validator=_non_negative)
-    clip_grad: float = attrs.field(default=0.0, validator=_non_negative)
-    n_critic: int = attrs.field(default=1, validator=_positive_int)
-    n_gen: int = attrs.field(default=1, validator=_positive_int)
-    lr_schedule: str = _str("constant")  # how the learning rates change over epochs (a component)
-    init_from: str = _str("")  # warm start: a run folder (its last checkpoint) or a checkpoint file
-    # fp32; tf32: fp32 with TF32 matmuls on CUDA (the same as fp32 on a CPU); bf16: bfloat16 autocast
-    precision: str = attrs.field(default="tf32", validator=_one_of("fp32", "tf32", "bf16"))
-    compile: bool = attrs.field(
-        default=False, validator=_switch
-    )  # torch.compile the engine's own generator and critic passes
-    cuda_graphs: bool = attrs.field(
-        default=False, validator=_switch
-    )  # record each epoch's iteration once as a CUDA graph, then replay it
+    optimizer: str = setting("adam", _one_of("adam", "rmsprop", "sgd"), "adam, rmsprop or sgd")
+    lr_g: float = setting(2e-4, _positive, "generator learning rate")
+    lr_d: float = setting(2e-4, _positive, "critic learning rate")
+    beta1: float = setting(0.5, _beta, "Adam beta1")
+    beta2: float = setting(0.999, _beta, "Adam beta2")
+    weight_decay_d: float = setting(0.0, _non_negative, "weight decay on the critic only", "0")
+    clip_grad: float = setting(0.0, _non_negative, "clip both networks' gradient norm", "0: off")
+    n_critic: int = setting(1, _positive_int, "critic steps per generator step")
+    n_gen: int = setting(1, _positive_int, "generator steps per iteration")
+    lr_schedule: str = _str("constant", "how the learning rates change over epochs")
+    init_from: str = _str("", "warm start both networks from a run or checkpoint")
+    precision: str = setting(
+        "tf32", _one_of("fp32", "tf32", "bf16"), "fp32, tf32 (TF32 matmuls on CUDA) or bf16 autocast"
+    )
+    compile: bool = setting(False, _switch, "torch.compile the generator and critic passes")
+    cuda_graphs: bool = setting(False, _switch, "replay each step as a CUDA graph (CUDA only)")
     # bookkeeping
-    seed: int = attrs.field(default=0, validator=_seed)
-    device: str = attrs.field(default="auto", validator=_device)
+    seed: int = setting(0, _seed, "random seed", "0")
+    device: str = setting("auto", _device, "auto, cpu, cuda, cuda:N")
     # CPU threads of training; 0: $GANCORE_THREADS, else torch's count (one per core)
-    threads: int = attrs.field(default=0, validator=_non_negative_int)
-    log_every: int = attrs.field(default=50, validator=_positive_int)
-    ckpt_every: int = attrs.field(default=0, validator=_non_negative_int)
-    eval_every: int = attrs.field(default=0, validator=_non_negative_int)  # epochs between evaluations
-    eval_samples: int = attrs.field(default=10_000, validator=_positive_int)
+    threads: int = setting(0, _non_negative_int, "CPU threads", "$GANCORE_THREADS, else one per core")
+    log_every: int = setting(50, _positive_int, "steps between metrics rows")
+    ckpt_every: int = setting(0, _non_negative_int, "also keep a numbered checkpoint every N steps")
+    eval_every: int = setting(
+        0, _non_negative_int, "evaluate (the dataset's metrics) every N epochs into metrics.jsonl"
+    )
+    eval_samples: int = setting(10_000, _positive_int, "samples per evaluation")
     options: dict[str, Any] = attrs.field(factory=dict, validator=_options)
 
     def to_toml(self, plugins: dict[str, str] | None = None) -> str:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
+import attrs
 import typer
 from rich.console import Console
 
@@ -70,9 +72,57 @@ class RichReporter:
         self.progress.stop()
 
 
-def explicit_settings(**given: Any) -> dict[str, Any]:
-    """The settings a user gave (flags left out are None), for ``--config`` and recommendations to fill."""
-    return {key: value for key, value in given.items() if value is not None}
+#: the setting behind each generated flag whose name is not the setting's (a list's flag is singular)
+LIST_FLAGS = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback",
+              "schedules": "schedule"}  # fmt: skip
+#: settings that are not flags: set by the run itself, or given as the components' own flags
+NOT_FLAGS = ("processes", "options")
+
+
+def setting_parameters() -> list[inspect.Parameter]:
+    """`gan run`'s flag for every run setting, generated from ``RunConfig``'s fields: the help is
+    the field's, the type its type (None: not given, so that --config and recommendations fill it)
+    and the default shown is the field's default."""
+    from gancore.config import RunConfig
+
+    params = []
+    for field in attrs.fields(RunConfig):
+        if field.name in NOT_FLAGS:
+            continue
+        name = LIST_FLAGS.get(field.name, field.name)
+        flag = "--" + name.replace("_", "-")
+        shown = field.metadata.get("default_text")
+        if (
+            shown is None
+            and not isinstance(field.default, attrs.Factory)
+            and field.default not in (0, "", False)
+        ):
+            shown = field.default  # lists (a factory) have none: none selected
+        help = field.metadata["help"] + (f" (default {shown})" if shown is not None and shown != "" else "")
+        if field.name in LIST_FLAGS:
+            kind: Any = list[str] | None
+            option = typer.Option(flag, help=help)
+        else:
+            # the config module's annotations are strings (postponed); augment is comma-separated text
+            base = {"str": str, "int": int, "float": float, "bool": bool}.get(field.type, str)
+            names = f"{flag}/--no-{flag[2:]}" if base is bool else flag
+            kind, option = base | None, typer.Option(names, help=help)
+        keyword = inspect.Parameter.POSITIONAL_OR_KEYWORD  # Typer passes every value by keyword
+        params.append(inspect.Parameter(name, keyword, default=None, annotation=Opt[kind, option]))
+    return params
+
+
+def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
+    """The settings a user gave as flags (flags left out are None), by setting name, for
+    ``--config`` and recommendations to fill."""
+    keys = {flag: key for key, flag in LIST_FLAGS.items()}
+    settings = {keys.get(name, name): value for name, value in given.items() if value is not None}
+    for key in LIST_FLAGS:
+        if key in settings and not settings[key]:
+            del settings[key]  # a repeatable flag not given is an empty list
+    if "augment" in settings:
+        settings["augment"] = augmentations(settings["augment"])
+    return settings
 
 
 def _write_failed(exc: OSError, folder: Path | None) -> str:
@@ -88,68 +138,6 @@ def _write_failed(exc: OSError, folder: Path | None) -> str:
 
 def run(
     ctx: typer.Context,
-    loss: Opt[str | None, typer.Option(help="adversarial loss (default vanilla)")] = None,
-    critic: Opt[str | None, typer.Option(help="critic network (default mlp)")] = None,
-    generator: Opt[str | None, typer.Option(help="generator network (default mlp)")] = None,
-    reg: Opt[list[str] | None, typer.Option(help="regularizer (repeatable)")] = None,
-    weighting: Opt[list[str] | None, typer.Option(help="per-sample loss weighting (repeatable)")] = None,
-    callback: Opt[list[str] | None, typer.Option(help="callback, e.g. an EMA of G (repeatable)")] = None,
-    critic_step: Opt[str | None, typer.Option(help="how the critic is stepped (default plain)")] = None,
-    monitor: Opt[list[str] | None, typer.Option(help="Lipschitz monitor (repeatable)")] = None,
-    augment: Opt[str | None, typer.Option(help="augmentations of critic inputs, comma-separated")] = None,
-    schedule: Opt[
-        list[str] | None, typer.Option(help="OPTION=+DELTA/Nep: change a component option every N epochs")
-    ] = None,
-    sampler: Opt[str | None, typer.Option(help="sampler for grids, sample and eval (default plain)")] = None,
-    prior: Opt[str | None, typer.Option(help="latent prior (default normal)")] = None,
-    dataset: Opt[str | None, typer.Option(help="training data (default mnist)")] = None,
-    data_dir: Opt[
-        str | None, typer.Option(help="dataset root (default $GANCORE_DATA or ~/.cache/gancore)")
-    ] = None,
-    latent_dim: Opt[int | None, typer.Option(help="latent size (default 100)")] = None,
-    epochs: Opt[int | None, typer.Option(help="passes over the data (default 10)")] = None,
-    steps: Opt[int | None, typer.Option(help="generator steps; overrides --epochs when > 0")] = None,
-    batch_size: Opt[
-        int | None,
-        typer.Option(help="global batch size; under torchrun N processes take 1/N of it each (default 64)"),
-    ] = None,
-    optimizer: Opt[str | None, typer.Option(help="adam, rmsprop or sgd (default adam)")] = None,
-    lr_g: Opt[float | None, typer.Option(help="generator learning rate (default 2e-4)")] = None,
-    lr_d: Opt[float | None, typer.Option(help="critic learning rate (default 2e-4)")] = None,
-    beta1: Opt[float | None, typer.Option(help="Adam beta1 (default 0.5)")] = None,
-    beta2: Opt[float | None, typer.Option(help="Adam beta2 (default 0.999)")] = None,
-    weight_decay_d: Opt[
-        float | None, typer.Option(help="weight decay on the critic only (default 0)")
-    ] = None,
-    clip_grad: Opt[float | None, typer.Option(help="clip both networks' gradient norm (0: off)")] = None,
-    n_critic: Opt[int | None, typer.Option(help="critic steps per generator step (default 1)")] = None,
-    n_gen: Opt[int | None, typer.Option(help="generator steps per iteration (default 1)")] = None,
-    lr_schedule: Opt[
-        str | None, typer.Option(help="how the learning rates change over epochs (default constant)")
-    ] = None,
-    init_from: Opt[str | None, typer.Option(help="warm start both networks from a run or checkpoint")] = None,
-    precision: Opt[
-        str | None, typer.Option(help="fp32, tf32 (TF32 matmuls on CUDA) or bf16 autocast (default tf32)")
-    ] = None,
-    compile: Opt[
-        bool | None,
-        typer.Option("--compile/--no-compile", help="torch.compile the generator and critic passes"),
-    ] = None,
-    cuda_graphs: Opt[
-        bool | None,
-        typer.Option("--cuda-graphs/--no-cuda-graphs", help="replay each step as a CUDA graph (CUDA only)"),
-    ] = None,
-    seed: Opt[int | None, typer.Option(help="random seed (default 0)")] = None,
-    device: Opt[str | None, typer.Option(help="auto, cpu, cuda, cuda:N (default auto)")] = None,
-    threads: Opt[
-        int | None, typer.Option(help="CPU threads (default $GANCORE_THREADS, else one per core)")
-    ] = None,
-    log_every: Opt[int | None, typer.Option(help="steps between metrics rows (default 50)")] = None,
-    ckpt_every: Opt[int | None, typer.Option(help="also keep a numbered checkpoint every N steps")] = None,
-    eval_every: Opt[
-        int | None, typer.Option(help="evaluate (the dataset's metrics) every N epochs into metrics.jsonl")
-    ] = None,
-    eval_samples: Opt[int | None, typer.Option(help="samples per evaluation (default 10000)")] = None,
     out: Opt[Path | None, typer.Option(help="run folder (default runs/<loss>-<timestamp>)")] = None,
     config: Opt[Path | None, typer.Option(help="TOML file of settings; flags override it")] = None,
     resume: Opt[Path | None, typer.Option(help="continue this run folder from its last checkpoint")] = None,
@@ -160,6 +148,7 @@ def run(
             " splitting each global --batch-size between them"
         ),
     ] = None,
+    **given: Any,
 ) -> None:
     """Train a GAN assembled from plugin names, e.g. [bold]gan run --loss vanilla --critic conv[/]."""
     if nproc is not None and nproc < 1:
@@ -170,47 +159,7 @@ def run(
     from gancore.train import runs
     from gancore.train.distributed import rank_from_env
 
-    flags = explicit_settings(
-        loss=loss,
-        critic=critic,
-        generator=generator,
-        regs=reg or None,
-        weightings=weighting or None,
-        callbacks=callback or None,
-        critic_step=critic_step,
-        monitors=monitor or None,
-        augment=augmentations(augment),
-        schedules=schedule or None,
-        sampler=sampler,
-        prior=prior,
-        dataset=dataset,
-        data_dir=data_dir,
-        latent_dim=latent_dim,
-        epochs=epochs,
-        steps=steps,
-        batch_size=batch_size,
-        optimizer=optimizer,
-        lr_g=lr_g,
-        lr_d=lr_d,
-        beta1=beta1,
-        beta2=beta2,
-        weight_decay_d=weight_decay_d,
-        clip_grad=clip_grad,
-        n_critic=n_critic,
-        n_gen=n_gen,
-        lr_schedule=lr_schedule,
-        init_from=init_from,
-        precision=precision,
-        compile=compile,
-        cuda_graphs=cuda_graphs,
-        seed=seed,
-        device=device,
-        threads=threads,
-        log_every=log_every,
-        ckpt_every=ckpt_every,
-        eval_every=eval_every,
-        eval_samples=eval_samples,
-    )
+    flags = explicit_settings(given)
     options = ctx.meta.get(GIVEN, {})
     registry = get_registry()
     if resume is not None and (config is not None or out is not None or options):
@@ -285,3 +234,14 @@ def _launch(
         if out is not None and RunDir(out).taken():
             RunDir(out).create()  # raises its "already exists" line
     launch(nproc, ["run", *without_nproc(ctx.meta[ARGV])])
+
+
+def _signature() -> inspect.Signature:
+    """``run``'s own parameters with the generated setting flags in place of ``**given``, in the
+    order of RunConfig's fields: what Typer reads to make the command."""
+    params = inspect.signature(run, eval_str=True).parameters.values()  # this module's are strings
+    own = [p for p in params if p.kind != inspect.Parameter.VAR_KEYWORD]
+    return inspect.Signature([own[0], *setting_parameters(), *own[1:]], return_annotation=None)
+
+
+run.__signature__ = _signature()
