@@ -210,6 +210,19 @@ def _show(folder: Path, storage: str | None) -> None:
     _report(study, folder)
 
 
+def _shown(value) -> str:
+    """A trial's value as the space file wrote it: a choice (stored as JSON text) decoded, a float
+    to four significant digits."""
+    import json
+
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
 def _report(study, folder: Path) -> None:
     import optuna
     from rich.table import Table
@@ -222,7 +235,7 @@ def _report(study, folder: Path) -> None:
     for column in ("trial", "value", *(study.best_trial.params if tn.best_trials(study, 1) else ())):
         table.add_column(column, justify="right")
     for trial in tn.best_trials(study, 5):
-        table.add_row(str(trial.number), f"{trial.value:.4g}", *(str(v) for v in trial.params.values()))
+        table.add_row(str(trial.number), f"{trial.value:.4g}", *(_shown(v) for v in trial.params.values()))
     wide_out().print(table)
     written = tn.write_results(study, folder)
     state = optuna.trial.TrialState
