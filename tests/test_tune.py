@@ -192,6 +192,16 @@ def test_the_example_space_is_valid() -> None:
     assert space.trial_config({"lr_g": 1e-3, "n_critic": 2})["n_critic"] == 2
 
 
+def test_the_main_job_space_is_valid() -> None:
+    """experiments/tune/main-job.toml, the study of docs/results.md, still resolves at every corner."""
+    from gancore.plugins import get_registry
+    from gancore.tools import tune as tn
+
+    space = tn.read_space(Path(__file__).parents[1] / "experiments" / "tune" / "main-job.toml")
+    assert len(space.params) == 11 and space.start[0]["gp_form"] == '"two-sided"'
+    assert tn.check_space(space, get_registry()) == ("fid", False)  # minimized
+
+
 def test_two_workers_share_one_postgresql_study(tmp_path: Path) -> None:
     """Two `gan tune` processes (one trial at a time each, their own trial folders) on one real
     PostgreSQL server (pgserver's bundled binaries) finish one study of four trials between them,
