@@ -44,6 +44,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "lsgan icr": (*IMAGES, "--loss", "lsgan", "--reg", "icr"),
     "cn-lsgan": (*IMAGES, "--loss", "cn-lsgan", "--reg", "cn-gp", "--reg", "cn-l2"),
     "fgan-kl warm-up": (*IMAGES, "--loss", "fgan-kl"),  # recommends the decade-warmup lr schedule
+    "vanilla cosine": (*IMAGES, "--lr-schedule", "cosine"),
     "fgan-gan": (*IMAGES, "--loss", "fgan-gan"),
     "fgan-js": (*IMAGES, "--loss", "fgan-js"),
     "fgan-rkl": (*IMAGES, "--loss", "fgan-rkl"),
