@@ -26,15 +26,15 @@ from gancore.plugins import QUALIFIER, Entry, Registry
 EXPERIMENT_REF = "experiment:"
 
 
-#: the list keys whose flag is singular and repeated (``regs = ["gp"]`` is ``--reg gp``)
-_REPEATED_FLAG = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback",
+#: the flag of each list setting: singular and repeated (``regs = ["gp"]`` is ``--reg gp``)
+REPEATED_FLAGS = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback",
                   "schedules": "schedule"}  # fmt: skip
 
 
 def _flag(attribute: attrs.Attribute) -> str:
     """The key as a flag: the TOML key ``lr_d`` is the flag ``--lr-d``; ``regs`` is ``regs (--reg)``."""
-    if attribute.name in _REPEATED_FLAG:
-        return f"{attribute.name} (--{_REPEATED_FLAG[attribute.name]})"
+    if attribute.name in REPEATED_FLAGS:
+        return f"{attribute.name} (--{REPEATED_FLAGS[attribute.name]})"
     return "--" + attribute.name.replace("_", "-")
 
 
@@ -110,7 +110,7 @@ def _names(instance: Any, attribute: attrs.Attribute, value: Any) -> None:
     # a component is applied once: a second mention would be recorded but do nothing
     repeated = [n for i, n in enumerate(value) if n in value[:i]]
     if repeated:
-        flag = "--" + _REPEATED_FLAG.get(attribute.name, attribute.name).replace("_", "-")
+        flag = "--" + REPEATED_FLAGS.get(attribute.name, attribute.name).replace("_", "-")
         raise ValueError(f"{flag} {repeated[0]} is given twice; name each component once")
 
 

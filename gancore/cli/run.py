@@ -72,9 +72,6 @@ class RichReporter:
         self.progress.stop()
 
 
-#: the setting behind each generated flag whose name is not the setting's (a list's flag is singular)
-LIST_FLAGS = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback",
-              "schedules": "schedule"}  # fmt: skip
 #: settings that are not flags: set by the run itself, or given as the components' own flags
 NOT_FLAGS = ("processes", "options")
 
@@ -83,13 +80,13 @@ def setting_parameters() -> list[inspect.Parameter]:
     """`gan run`'s flag for every run setting, generated from ``RunConfig``'s fields: the help is
     the field's, the type its type (None: not given, so that --config and recommendations fill it)
     and the default shown is the field's default."""
-    from gancore.config import RunConfig
+    from gancore.config import REPEATED_FLAGS, RunConfig
 
     params = []
     for field in attrs.fields(RunConfig):
         if field.name in NOT_FLAGS:
             continue
-        name = LIST_FLAGS.get(field.name, field.name)
+        name = REPEATED_FLAGS.get(field.name, field.name)
         flag = "--" + name.replace("_", "-")
         shown = field.metadata.get("default_text")
         if (
@@ -99,7 +96,7 @@ def setting_parameters() -> list[inspect.Parameter]:
         ):
             shown = field.default  # lists (a factory) have none: none selected
         help = field.metadata["help"] + (f" (default {shown})" if shown is not None and shown != "" else "")
-        if field.name in LIST_FLAGS:
+        if field.name in REPEATED_FLAGS:
             kind: Any = list[str] | None
             option = typer.Option(flag, help=help)
         else:
@@ -115,9 +112,11 @@ def setting_parameters() -> list[inspect.Parameter]:
 def explicit_settings(given: dict[str, Any]) -> dict[str, Any]:
     """The settings a user gave as flags (flags left out are None), by setting name, for
     ``--config`` and recommendations to fill."""
-    keys = {flag: key for key, flag in LIST_FLAGS.items()}
+    from gancore.config import REPEATED_FLAGS
+
+    keys = {flag: key for key, flag in REPEATED_FLAGS.items()}
     settings = {keys.get(name, name): value for name, value in given.items() if value is not None}
-    for key in LIST_FLAGS:
+    for key in REPEATED_FLAGS:
         if key in settings and not settings[key]:
             del settings[key]  # a repeatable flag not given is an empty list
     if "augment" in settings:

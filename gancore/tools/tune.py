@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import tomllib
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -196,30 +197,32 @@ def check_space(space: Space, registry: Any) -> tuple[str, bool]:
     from gancore.eval.evaluate import evaluation_for
     from gancore.train.validate import validate
 
-    corners = [{p.name: (p.choices[0] if p.choices else p.low) for p in space.params}]
-    corners += [{p.name: c} for p in space.params for c in p.choices[1:]]
-    corners += [{p.name: p.high} for p in space.params if not p.choices]
-    for values in corners:
+    first = {p.name: (p.choices[0] if p.choices else p.low) for p in space.params}
+    # (the value varied, the corner): every setting at its first value, then one varied at a time
+    corners: list[tuple[dict[str, Any], dict[str, Any]]] = [(first, first)]
+    corners += [({p.name: c}, {**first, p.name: c}) for p in space.params for c in p.choices[1:]]
+    corners += [({p.name: p.high}, {**first, p.name: p.high}) for p in space.params if not p.choices]
+    runs: dict[str, dict[str, Any]] = {p.name: {} for p in space.params if p.choices}  # run -> choice
+    for varied, values in corners:
         config = space.trial_config(values)
         options = config.pop("options")
         try:
-            validate(resolve(registry, config, options), registry)
+            resolved = resolve(registry, config, options)
+            validate(resolved, registry)
         except ConfigError as exc:
-            shown = ", ".join(f"{k} = {v!r}" for k, v in values.items())
+            shown = ", ".join(f"{k} = {v!r}" for k, v in varied.items())
             raise ConfigError(f"{space.path}, trial with {shown}: {exc}") from None
-    for param in space.params:  # a choice that resolves to another's run searches nothing
-        runs: dict[str, Any] = {}
-        for choice in param.choices:
-            values = {**corners[0], param.name: choice}
-            config = space.trial_config(values)
-            options = config.pop("options")
-            text = resolve(registry, config, options).to_toml()
-            if text in runs:
+        text = resolved.to_toml()
+        for name in varied if varied is not first else runs:
+            if name not in runs:
+                continue  # a range: its ends always differ
+            seen = runs[name]
+            if text in seen:  # a choice that resolves to another's run searches nothing
                 raise ConfigError(
-                    f"{space.path}: {param.name} = {runs[text]!r} and {choice!r} resolve to the same run"
+                    f"{space.path}: {name} = {seen[text]!r} and {values[name]!r} resolve to the same run"
                     " (a component's recommendations add to a list setting); search a setting that differs"
                 )
-            runs[text] = choice
+            seen[text] = values[name]
     dataset = space.settings.get("dataset", FIELDS["dataset"].default)
     evaluation = evaluation_for(dataset, registry, space.options)
     metrics = {m.key: m for m in evaluation.metrics}
@@ -247,7 +250,6 @@ def make_storage(url: str | None, folder: Path, heartbeat: int = 0) -> Any:
             "grace_period": 2 * heartbeat,
             "heartbeat_stale_trial_callback": requeue,
         }
-    import warnings
 
     for attempt in range(5):
         try:
@@ -496,7 +498,6 @@ def run_study(tuner: Tuner, trials: int, workers: int) -> None:
     trial 0). Before asking, stale trials (a dead worker's, see ``make_storage``) are failed and queued
     again.
     """
-    import warnings
 
     import optuna
 
@@ -630,7 +631,6 @@ def plots(study: Any, folder: Path) -> list[Path]:
     if len(best_trials(study, 2)) >= 2 and study.best_trial.params:
         evaluator = optuna.importance.PedAnovaImportanceEvaluator()
         drawings.append(("importances.png", lambda: views.plot_param_importances(study, evaluator=evaluator)))
-    import warnings
 
     for name, draw in drawings:
         with warnings.catch_warnings():

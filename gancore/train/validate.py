@@ -14,7 +14,15 @@ from typing import Any
 
 import attrs
 
-from gancore.config import LIST_KEYS, SELECTIONS, RunConfig, make_config, resolve_device, selected
+from gancore.config import (
+    LIST_KEYS,
+    REPEATED_FLAGS,
+    SELECTIONS,
+    RunConfig,
+    make_config,
+    resolve_device,
+    selected,
+)
 from gancore.errors import ConfigError, PluginError
 from gancore.plugins import Registry
 from gancore.train import schedule, threads
@@ -67,18 +75,13 @@ def validate(
     schedule.check([schedule.parse(s) for s in config.schedules], scheduled, config.options)
 
 
-#: the flag that adds a component of each setting
-FLAGS = {"regs": "reg", "weightings": "weighting", "monitors": "monitor", "callbacks": "callback"}
-
-
 def check_companions(config: RunConfig, registry: Registry) -> None:
     """Every component the selected ones ``require`` is selected too; else one line saying which
     flag adds it."""
     kinds = dict(SELECTIONS)
-    chosen = {key: {registry.get(kind, name).qualified for kind_, name in selected(config) if kind_ == kind}
-              for key, kind in SELECTIONS}  # fmt: skip
-    for kind, name in selected(config):
-        entry = registry.get(kind, name)
+    entries = [registry.get(kind, name) for kind, name in selected(config)]
+    for entry in entries:
+        kind, name = entry.kind, entry.name
         for key, names in entry.cls.requires.items():
             if key not in kinds:
                 raise PluginError(
@@ -87,8 +90,8 @@ def check_companions(config: RunConfig, registry: Registry) -> None:
                 )
             for needed in names:
                 want = registry.get(kinds[key], needed)  # not installed: one line saying so
-                if want.qualified not in chosen[key]:
-                    flag = "--" + FLAGS.get(key, key).replace("_", "-")
+                if want not in entries:
+                    flag = "--" + REPEATED_FLAGS.get(key, key).replace("_", "-")
                     raise ConfigError(
                         f"{kind.replace('_', ' ')} {name!r} works only with {kinds[key].replace('_', ' ')}"
                         f" {needed!r}; {'add' if key in LIST_KEYS else 'use'} {flag} {needed}"
