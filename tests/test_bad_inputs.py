@@ -414,3 +414,29 @@ def test_a_samples_folder_appears_only_complete(tmp_path: Path, monkeypatch: pyt
     sampling.write_samples(samples, tmp_path / "pngs")
     assert sorted(p.name for p in (tmp_path / "pngs").iterdir())[:2] == ["000000.png", "000001.png"]
     assert len(list((tmp_path / "pngs").iterdir())) == 11 and [p.name for p in tmp_path.iterdir()] == ["pngs"]
+
+
+def test_a_killed_samples_folder_is_cleared_when_written_again(tmp_path: Path) -> None:
+    """A SIGKILL leaves the hidden partial folder behind (nothing runs to remove it): the next write
+    of the same folder removes a dead process's partial, and keeps a live one's (pid 1)."""
+    import subprocess
+    import sys
+
+    import torch
+
+    from gancore.records import DataSpec
+    from gancore.tools import sampling
+
+    ended = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead = ended.pid
+    ended.wait()  # reaped: no process has this pid now
+    killed = tmp_path / f".pngs.tmp-{dead}-0123abcd"
+    alive = tmp_path / ".pngs.tmp-1-89abcdef"
+    other = tmp_path / f".other.tmp-{dead}-0123abcd"
+    for folder in (killed, alive, other):
+        folder.mkdir()
+        (folder / "000000.png").write_bytes(b"png")
+    samples = sampling.Samples(torch.zeros(3, 1, 28, 28), DataSpec(kind="image", shape=(1, 28, 28)), "plain")
+    sampling.write_samples(samples, tmp_path / "pngs")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([alive.name, other.name, "pngs"])
+    assert len(list((tmp_path / "pngs").iterdir())) == 4

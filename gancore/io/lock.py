@@ -13,6 +13,7 @@ import contextlib
 import fcntl
 import os
 import re
+import shutil
 import socket
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -79,4 +80,21 @@ def remove_orphans(folder: Path) -> list[Path]:
         if match and path.is_file() and int(match[1]) != os.getpid() and not _alive(int(match[1])):
             path.unlink(missing_ok=True)
             removed.append(path)
+    return removed
+
+
+def remove_orphans_of(target: Path) -> list[Path]:
+    """Delete the temporaries of ``target`` (files or folders beside it) left by processes no longer
+    alive: a `gan sample --out pngs/` killed midway leaves its hidden partial folder, removed when
+    the same folder is written again."""
+    removed = []
+    for path in sorted(target.parent.glob(f".{target.stem}.tmp-*")):
+        match = TEMPORARY.match(path.name)
+        if not match or int(match[1]) == os.getpid() or _alive(int(match[1])):
+            continue
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+        removed.append(path)
     return removed

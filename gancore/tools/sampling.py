@@ -17,6 +17,7 @@ from gancore.errors import ConfigError
 from gancore.io import sampler_state
 from gancore.io.atomic import atomic_path, temporary_name
 from gancore.io.images import save_png, save_samples_picture, to_uint8
+from gancore.io.lock import remove_orphans_of
 from gancore.io.outputs import check_file, check_folder
 from gancore.plugins import get_registry
 from gancore.records import Data, DataSpec, GANModel
@@ -180,6 +181,7 @@ def write_samples(samples: Samples, out: Path, grid: Path | None = None, force: 
 
 def _write_folder(values: Tensor, spec: DataSpec, out: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
+    remove_orphans_of(out)  # an earlier, killed write's partial folder
     partial = temporary_name(out)
     partial.mkdir()
     try:
