@@ -35,6 +35,9 @@ from .records import (
     GANModel as GANModel,
     CriticStepContext as CriticStepContext,
     GeneratorStepContext as GeneratorStepContext,
+    StepLosses as StepLosses,
+    CriticStepResult as CriticStepResult,
+    GeneratorStepResult as GeneratorStepResult,
     MonitorContext as MonitorContext,
     RunProgress as RunProgress,
 )

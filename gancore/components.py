@@ -34,10 +34,12 @@ from torch import Tensor, nn
 from gancore.evaluation import Evaluation
 from gancore.records import (
     CriticStepContext,
+    CriticStepResult,
     Data,
     DataSpec,
     GANModel,
     GeneratorStepContext,
+    GeneratorStepResult,
     MonitorContext,
     RunProgress,
 )
@@ -316,10 +318,21 @@ class Callback(Component):
     def on_start(self, run: RunProgress) -> None:
         return None
 
-    def after_critic_step(self, model: GANModel) -> None:
+    def after_critic_step(
+        self, model: GANModel, result: CriticStepResult | None = None
+    ) -> dict[str, Tensor] | None:
+        """After every optimizer step of the critic. A method that names ``result`` is given the
+        step's :class:`CriticStepResult` (its losses, the critic's outputs on the real and the
+        generated batch, the gradient norm: device tensors); one that does not, is not. Return None,
+        or metrics to log: name -> a scalar tensor (no ``.item()``: that reads the device), averaged
+        over the steps of each metrics row as ``<callback>/<name>``."""
         return None
 
-    def after_generator_step(self, model: GANModel) -> None:
+    def after_generator_step(
+        self, model: GANModel, result: GeneratorStepResult | None = None
+    ) -> dict[str, Tensor] | None:
+        """After every optimizer step of the generator; ``result`` (when named): the step's
+        :class:`GeneratorStepResult`. Returns as ``after_critic_step`` does."""
         return None
 
     def on_epoch_end(self, run: RunProgress) -> None:

@@ -133,7 +133,11 @@ def gancore_callbacks() -> list[type]:
        step's ``after_step``), ``after_generator_step(model)`` after every optimizer step of the
        generator. Both run inside the step, under ``torch.no_grad()``: no host reads, no Python
        branching on values or on the step number, state changed in place (``lerp_``, ``copy_``),
-       so that ``--cuda-graphs`` can record them.
+       so that ``--cuda-graphs`` can record them. A method that names a ``result`` parameter is
+       given the step's :class:`~gancore.records.CriticStepResult` or
+       :class:`~gancore.records.GeneratorStepResult` (losses, the critic's outputs, the gradient
+       norm: device tensors); either may return metrics (name -> scalar tensor), averaged over each
+       metrics row's steps and logged as ``<callback>/<name>``.
     6. ``on_epoch_end(run)``: after the epoch's last step and metrics row, before its sample grid,
        evaluation and checkpoint, so what it changes is saved and shows in the grid.
     7. ``on_run_end(run)``: after the last checkpoint is written, also when the run stops early

@@ -244,6 +244,44 @@ class GeneratorStepContext:
     real_out: Tensor | None = None
 
 
+@attrs.frozen(eq=False)
+class StepLosses:
+    """The losses of one optimizer step, as device tensors (nothing is read to the host).
+
+    ``adversarial``: the loss's plain mean over the batch; ``weighted``: its weighted mean when a
+    weighting (``--weighting``) weighed per-sample losses, else None; ``terms``: each regularizer's
+    term by its metrics key (``reg/<name>``, ``reg/<name>/g`` on the generator's side); ``total``: what
+    the step differentiated (the weighted mean, or the plain one, plus the terms).
+    """
+
+    adversarial: Tensor
+    weighted: Tensor | None
+    terms: dict[str, Tensor]
+    total: Tensor
+
+
+@attrs.frozen(eq=False)
+class CriticStepResult:
+    """What one critic step computed: its losses, the critic's outputs on the real and the generated
+    batch (detached), the generated batch, and the gradient norm before clipping; device tensors."""
+
+    losses: StepLosses
+    real_out: Tensor
+    fake_out: Tensor
+    fake: Tensor
+    grad_norm: Tensor
+
+
+@attrs.frozen(eq=False)
+class GeneratorStepResult:
+    """What one generator step computed: its losses, the critic's outputs on the generated batch
+    (detached), and the generator's gradient norm before clipping; device tensors."""
+
+    losses: StepLosses
+    fake_out: Tensor
+    grad_norm: Tensor
+
+
 @attrs.define(eq=False)
 class MonitorContext:
     """What a Lipschitz monitor sees every ``--log-every`` steps: the model, a fresh pair of batches,

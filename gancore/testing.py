@@ -44,7 +44,7 @@ if TYPE_CHECKING:  # what type checkers see of the names below that load on firs
     from gancore.builtin.priors import Normal as Normal
     from gancore.config import RunConfig
     from gancore.tools.sampling import draw as draw
-    from gancore.train.steps import reduce_losses as reduce_losses
+    from gancore.train.step import reduce_losses as reduce_losses
 
 #: gancore's own pieces a plugin's tests build against -> the module that defines each; loaded on first
 #: use (``__getattr__``) so that loading this pytest plugin does not import torch
@@ -55,7 +55,7 @@ _LAZY: dict[str, str] = {
     # samples from a trained run folder, as `gan sample` draws them (returns ``Samples``)
     "draw": "gancore.tools.sampling",
     # the plain and the weighted mean of a step's per-sample losses, as the engine optimises them
-    "reduce_losses": "gancore.train.steps",
+    "reduce_losses": "gancore.train.step",
 }
 
 

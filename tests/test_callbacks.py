@@ -73,10 +73,31 @@ class OtherEMA(ema_topk.EMA):
     name = "ema2"
 
 
+@attrs.define
+class Watcher(Callback):
+    """Names ``result``: logs what the steps computed, as a third-party monitor of the critic would."""
+
+    name = "watcher"
+
+    def after_critic_step(self, model, result):
+        return {"d_loss": result.losses.adversarial, "real_out": result.real_out.mean(), "ones": 1}
+
+    def after_generator_step(self, model, result):
+        return {"g_loss": result.losses.adversarial, "norm": result.grad_norm}
+
+
+@attrs.define
+class BadLogger(Callback):
+    name = "bad-logger"
+
+    def after_generator_step(self, model):
+        return [1.0]
+
+
 class RecorderPlugin:
     @plugins.hookimpl
     def gancore_callbacks(self):
-        return [Recorder, OtherEMA]
+        return [Recorder, OtherEMA, Watcher, BadLogger]
 
 
 @pytest.fixture
@@ -114,6 +135,26 @@ def test_callbacks_are_called_in_run_order_and_resume_with_their_state(tmp_path,
         ("on_run_end", 100, True, [200, 100]),
     ]
     same_tensors(whole / "checkpoints/last.safetensors", split / "checkpoints/last.safetensors")
+
+
+def test_a_callback_that_names_result_sees_the_step_and_logs_into_the_row(tmp_path, recorder):
+    rows = train(tmp_path / "run", "--callback", "watcher", "--callback", "recorder", "--steps", "20", *FAST,
+                 log_every=10)  # fmt: skip
+    assert [r["step"] for r in rows] == [10, 20]
+    for row in rows:  # the same tensors, averaged over the same steps: equal to the engine's own
+        assert row["watcher/d_loss"] == row["d_loss"] and row["watcher/g_loss"] == row["g_loss"]
+        assert row["watcher/norm"] == row["g_grad_norm"] and row["watcher/ones"] == 1.0
+        assert -1e3 < row["watcher/real_out"] < 1e3
+    assert Recorder.grad_enabled == {False}  # a callback that does not name result is still called
+
+
+def test_a_callback_returning_something_else_is_one_line(tmp_path, recorder):
+    run = tmp_path / "run"
+    result = gan("run", "--dataset", "ring8", "--device", "cpu", "--steps", "5", "--callback", "bad-logger",
+                 "--out", run)  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "callback 'bad-logger': after_generator_step returned list; return None or a dict" in result.output
+    assert "Traceback" not in result.output
 
 
 def test_ctrl_c_ends_the_run_for_the_callbacks_after_its_checkpoint(tmp_path, recorder):

@@ -281,14 +281,14 @@ class Trainer:
         for k in range(cfg.n_critic):
             real = self.data.decode(stored[k * batch : (k + 1) * batch])
             real_labels = None if labels is None else labels[k * batch : (k + 1) * batch]
-            d_total, fake, norm = critic_step(p, self.opt_d, real, step, epoch, stats, real_labels)
-            d_norms.append(norm)
+            d = critic_step(p, self.opt_d, real, step, epoch, stats, real_labels)
+            d_norms.append(d.grad_norm)
         for _ in range(cfg.n_gen):
-            g_total, norm = generator_step(p, self.opt_g, real, step, epoch, stats, real_labels)
-            g_norms.append(norm)
-        d_health = torch.stack([d_total.detach().float(), torch.stack(d_norms).float().sum()])
-        g_health = torch.stack([g_total.detach().float(), torch.stack(g_norms).float().sum()])
-        return d_health, g_health, real, fake
+            g = generator_step(p, self.opt_g, real, step, epoch, stats, real_labels)
+            g_norms.append(g.grad_norm)
+        d_health = torch.stack([d.losses.total.detach().float(), torch.stack(d_norms).float().sum()])
+        g_health = torch.stack([g.losses.total.detach().float(), torch.stack(g_norms).float().sum()])
+        return d_health, g_health, real, d.fake
 
     def total_steps(self) -> int:
         cfg = self.pipe.config

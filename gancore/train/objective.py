@@ -2,8 +2,8 @@
 
 DRS (Azadi et al. 2019) keeps training the critic before sampling. Trained with the bare loss, a
 critic of a gradient-penalty or weight-clipping run would leave the objective it was trained for;
-here it takes the very step training takes (``steps.critic_step``: loss, regularizers, weightings,
-``--clip-grad``, the critic step's ``after_step``), on a copy of the pipeline whose critic is the
+here it takes the very step training takes (the bare ``step.critic_step``: loss, regularizers,
+weightings, ``--clip-grad``, the critic step's ``after_step``), on a copy of the pipeline whose critic is the
 sampler's, so nothing drifts apart between training and sampling.
 """
 
@@ -18,8 +18,7 @@ from torch import Tensor, nn
 from gancore.records import CriticObjective, GANModel
 from gancore.train.distributed import World
 from gancore.train.pipeline import Pipeline
-from gancore.train.stats import Stats
-from gancore.train.steps import critic_step
+from gancore.train.step import critic_step
 
 
 def critic_objective(pipe: Pipeline) -> CriticObjective:
@@ -43,7 +42,6 @@ def critic_objective(pipe: Pipeline) -> CriticObjective:
             callbacks=[],
             world=World(),  # under torchrun only rank 0 samples: its steps are its own, no all-reduce
         )
-        total, _, _ = critic_step(own, opt, real, next(counter), 0, Stats(), labels)
-        return total.detach()
+        return critic_step(own, opt, real, next(counter), 0, labels).losses.total.detach()
 
     return objective
