@@ -5,9 +5,8 @@ The steps (``steps.py``) call ``after_critic_step``/``after_generator_step`` thr
 which passes the step's typed result to a method that names a ``result`` parameter (pluggy's rule:
 a hook gets the arguments it names) and collects the metrics it returns; the loop calls
 ``on_start``/``on_epoch_end``/``on_run_end``/``on_metrics``/``on_grid`` through ``notify``.
-What is saved: each callback's ``state_dict()`` under ``callback.<name>.``, and the sampled
-generator's weights (when a callback gives one) under ``sampled_generator.``, so ``gan sample``
-needs no callback code to use them.
+What they save (their ``state_dict()``, the generator they give to sample) is laid out in
+``state.py``, with the rest of a checkpoint.
 """
 
 from __future__ import annotations
@@ -21,11 +20,8 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError, PluginError
-from gancore.io.checkpoint import SAMPLED
 from gancore.records import CriticStepResult, GeneratorStepResult, RunProgress
 from gancore.train.pipeline import Pipeline
-
-PREFIX = "callback"
 
 
 def setup(pipe: Pipeline) -> None:
@@ -87,21 +83,3 @@ def _scalar(value: object) -> bool:
     if isinstance(value, Tensor):
         return value.numel() == 1
     return isinstance(value, numbers.Real)
-
-
-def state_tensors(pipe: Pipeline) -> tuple[dict[str, Tensor], dict[str, str]]:
-    """The tensors and metadata a checkpoint adds for the callbacks; both empty without callbacks."""
-    tensors: dict[str, Tensor] = {}
-    meta: dict[str, str] = {}
-    sampled = pipe.model.sampled_generator
-    if sampled is not None:
-        tensors |= {f"{SAMPLED}.{k}": v for k, v in sampled.state_dict().items()}
-        meta[SAMPLED] = pipe.sampled_by
-    for name, callback in pipe.callbacks:
-        tensors |= {f"{PREFIX}.{name}.{k}": v for k, v in callback.state_dict().items()}
-    return tensors, meta
-
-
-def state_loaders(pipe: Pipeline) -> dict[str, Callable[[dict[str, Tensor]], None]]:
-    """Key prefix -> the callback's ``load_state_dict``, for ``checkpoint.load_all``."""
-    return {f"{PREFIX}.{name}": callback.load_state_dict for name, callback in pipe.callbacks}

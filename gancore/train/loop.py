@@ -7,7 +7,6 @@ summed there, and read every ``--log-every`` steps (a non-finite check every ``C
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 import time
@@ -19,7 +18,6 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice, PeerLost
-from gancore.io import checkpoint
 from gancore.io.atomic import copy_atomic
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
@@ -28,24 +26,12 @@ from gancore.train import callbacks, distributed, schedule
 from gancore.train.graphs import GraphedIteration
 from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
+from gancore.train.state import TrainState
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
-from gancore.train.validate import identity
 
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
-STATS = "stats"  # checkpoint key prefix of the sums not logged yet, and metadata key of their counts
-MONITORS = "monitor"  # checkpoint key prefix of the Lipschitz monitors' state
 GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
-
-
-def monitor_state(pipe: Pipeline) -> dict[str, Tensor]:
-    """The monitors' state for a checkpoint, under ``monitor.<name>.``; empty for most monitors."""
-    return {f"{MONITORS}.{name}.{k}": v for name, m in pipe.monitors for k, v in m.state_dict().items()}
-
-
-def monitor_loaders(pipe: Pipeline) -> dict[str, Callable[[dict[str, Tensor]], None]]:
-    """Key prefix -> the monitor's ``load_state_dict``, for ``checkpoint.load_all``."""
-    return {f"{MONITORS}.{name}": monitor.load_state_dict for name, monitor in pipe.monitors}
 
 
 class Reporter(Protocol):
@@ -151,6 +137,8 @@ class Trainer:
     #: the unlogged sums a resumed run continues from (``Stats.state()``); None: start from zero
     resumed_stats: tuple[dict[str, Tensor], dict[str, int]] | None = None
     graphed: GraphedIteration | None = attrs.field(init=False)
+    #: what the checkpoints hold, and how it is restored
+    state: TrainState = attrs.field(init=False)
 
     def __attrs_post_init__(self) -> None:
         model = self.pipe.model
@@ -161,6 +149,7 @@ class Trainer:
         # a sampler that trains the critic further (--eval-every) does so with the run's objective
         model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
+        self.state = TrainState(self.pipe, self.opt_g, self.opt_d)
 
     def save(self, step: int, also_numbered: bool = False, stats: Stats | None = None) -> None:
         """The checkpoint of ``step``: the numbered one first (when asked), then ``last`` as a copy of
@@ -177,20 +166,8 @@ class Trainer:
         if not world.is_main:
             self.last_saved = step
             return
-        spec = json.dumps(attrs.asdict(p.model.spec))
-        extra, meta = callbacks.state_tensors(p)  # both empty for a run without callbacks
-        extra = {
-            **extra,
-            **monitor_state(p),
-            **{f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()},
-        }
-        if stats is not None and any(stats.counts.values()):  # none pending at a log row: nothing to keep
-            sums, counts = stats.state()
-            extra = {**extra, **{f"{STATS}.{k}": v for k, v in sums.items()}}
-            meta = {**meta, STATS: json.dumps(counts)}
         first = self.run.step_checkpoint(step) if also_numbered else self.run.last
-        meta = {"spec": spec, checkpoint.IDENTITY: identity(p.config), **meta}
-        checkpoint.save(first, p.generator, p.critic, self.opt_g, self.opt_d, step, meta, extra)
+        self.state.save(first, step, streams, stats)
         if also_numbered:
             copy_atomic(first, self.run.last)
         self.last_saved = step

@@ -31,13 +31,11 @@ from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
 from gancore.train import callbacks, distributed, graphs, schedule, threads
 from gancore.train.loop import (
-    STATS,
     Evaluator,
     Reporter,
     SilentReporter,
     Trainer,
     ctrl_c_requests_stop,
-    monitor_loaders,
     steps_per_epoch,
 )
 from gancore.train.objective import critic_objective
@@ -335,25 +333,9 @@ def resume_checkpoint(run: RunDir) -> Path | None:
 
 
 def _load(trainer: Trainer, source: Path, config: RunConfig, world: distributed.World) -> int:
-    """Load ``source`` into the trainer's networks, optimizers and RNG; returns its step."""
-    p = trainer.pipe
-    unlogged: dict = {}
-    streams: dict[str, torch.Tensor] = {}
-    loaders = {**callbacks.state_loaders(p), **monitor_loaders(p), STATS: unlogged.update}
-    loaders[distributed.RNG_PREFIX] = streams.update
-    meta = checkpoint.load_all(
-        source, p.generator, p.critic, trainer.opt_g, trainer.opt_d,
-        sampled=p.model.sampled_generator, states=loaders,
-    )  # fmt: skip
-    distributed.restore_rng(world, p.model.device, streams)  # after load_all set rank 0's stream
-    for opt in (trainer.opt_g, trainer.opt_d):
-        for group in opt.param_groups:  # the checkpoint's groups came with the last run's speed settings
-            if "capturable" in group:
-                group["capturable"] = config.cuda_graphs
-    if STATS in meta:  # none: nothing was pending (a log row was just written), or an older checkpoint
-        counts = json.loads(meta[STATS])
-        trainer.resumed_stats = ({k: unlogged[k] for k in counts}, counts)
-    return int(meta["step"])
+    """Load ``source`` into the trainer's networks, optimizers, components and RNG; returns its step."""
+    step, trainer.resumed_stats = trainer.state.load(source, world, config.cuda_graphs)
+    return step
 
 
 def open_run(
