@@ -76,11 +76,16 @@ def remove_orphans(folder: Path) -> list[Path]:
     """
     removed = []
     for path in sorted(folder.rglob(".*.tmp-*")):
-        match = TEMPORARY.match(path.name)
-        if match and path.is_file() and int(match[1]) != os.getpid() and not _alive(int(match[1])):
+        if path.is_file() and _orphaned(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed
+
+
+def _orphaned(path: Path) -> bool:
+    """Whether ``path`` is a temporary (``TEMPORARY``) of a process no longer alive, not this one."""
+    match = TEMPORARY.match(path.name)
+    return bool(match) and int(match[1]) != os.getpid() and not _alive(int(match[1]))
 
 
 def remove_orphans_of(target: Path) -> list[Path]:
@@ -89,8 +94,7 @@ def remove_orphans_of(target: Path) -> list[Path]:
     the same folder is written again."""
     removed = []
     for path in sorted(target.parent.glob(f".{target.stem}.tmp-*")):
-        match = TEMPORARY.match(path.name)
-        if not match or int(match[1]) == os.getpid() or _alive(int(match[1])):
+        if not _orphaned(path):
             continue
         if path.is_dir() and not path.is_symlink():
             shutil.rmtree(path, ignore_errors=True)
