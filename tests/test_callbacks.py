@@ -266,3 +266,22 @@ def test_eval_every_draws_from_the_sampled_generator(tmp_path, recorder):
         pipe.generator.load_state_dict(weights)
         torch.manual_seed(0 * 1_000_003 + 1)  # what evaluate seeds for (seed 0, epoch 1)
         assert Plain().sample(pipe.model, 300).equal(samples) is not live
+
+
+def test_a_static_after_step_is_told_the_result_too():
+    """A callback whose after_critic_step is a staticmethod (no __func__) is still asked what it names."""
+    from types import SimpleNamespace
+
+    from gancore.train import callbacks
+
+    class Static(Callback):
+        name = "static"
+
+        @staticmethod
+        def after_critic_step(model, result):
+            return {"seen": result}
+
+    model = SimpleNamespace(device=torch.device("cpu"))
+    pipe = SimpleNamespace(callbacks=[("static", Static())], model=model)
+    logged = callbacks.after_step(pipe, "after_critic_step", torch.tensor(3.0))
+    assert list(logged) == ["static/seen"] and logged["static/seen"].item() == 3.0

@@ -61,7 +61,8 @@ def after_step(
     with torch.no_grad():
         for name, callback in pipe.callbacks:
             bound = getattr(callback, method)
-            given = bound(pipe.model, result=result) if takes_result(bound.__func__) else bound(pipe.model)
+            takes = takes_result(getattr(bound, "__func__", bound))  # a staticmethod has no __func__
+            given = bound(pipe.model, result=result) if takes else bound(pipe.model)
             if given is None:
                 continue
             if not isinstance(given, dict) or not all(_scalar(v) for v in given.values()):
