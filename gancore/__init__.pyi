@@ -38,6 +38,7 @@ from .records import (
     StepLosses as StepLosses,
     CriticStepResult as CriticStepResult,
     GeneratorStepResult as GeneratorStepResult,
+    SharedState as SharedState,
     MonitorContext as MonitorContext,
     RunProgress as RunProgress,
 )
@@ -52,12 +53,17 @@ from .errors import (
     warn as warn,
 )
 
-# tensor functions shared by techniques (a gradient penalty, a chain of augmentations)
+# tensor functions shared by techniques (a gradient penalty, a chain of augmentations, DiffAugment's
+# image transforms)
 from .functional import (
     compose as compose,
     interpolates as interpolates,
     input_gradient_norms as input_gradient_norms,
     gradient_penalty as gradient_penalty,
+    mean_over_processes as mean_over_processes,
+    flip as flip,
+    translate as translate,
+    cutout as cutout,
 )
 
 # helpers for dataset plugins

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 import attrs
 import torch
 from torch import Tensor, nn
 
-from gancore.errors import ConfigError
+from gancore.errors import ConfigError, PluginError
 
 
 @attrs.frozen
@@ -61,6 +61,40 @@ def _identity(x: Tensor) -> Tensor:
 CriticObjective = Callable[["GANModel", nn.Module, torch.optim.Optimizer, Tensor, "Tensor | None"], Tensor]
 
 
+class SharedState:
+    """State that several components of one run share, typed: an augmentation's probability that a
+    callback steers, say.
+
+    Subclass it with ``@attrs.define``, give it a ``key`` (unique among plugins: your package's name
+    is a good prefix) and tensor fields with defaults (``attrs.field(factory=lambda: torch.zeros(()))``).
+    Each component asks the model for the run's one instance, ``model.shared(MyState)``, in its
+    ``check(model)``: the first call makes it (its tensors moved to ``model.device``), later ones return
+    the same object. The engine saves its tensors in every checkpoint (``shared.<key>.<field>``) and
+    copies them back in place on resume, so a recorded CUDA graph keeps reading them. Under torchrun
+    each process holds its own copy and the checkpoint keeps rank 0's: update it from values that are
+    the same on every process (``gancore.mean_over_processes``).
+    """
+
+    key: ClassVar[str] = ""
+
+    def state_dict(self) -> dict[str, Tensor]:
+        """The fields, by name: the live tensors."""
+        return {f.name: getattr(self, f.name) for f in attrs.fields(type(self))}
+
+    def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        """Copy saved tensors (on the CPU) into the live ones, in place."""
+        own = self.state_dict()
+        if own.keys() != state.keys():
+            missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
+            raise KeyError(f"shared state {self.key!r}: missing {missing}, unexpected {unexpected}")
+        with torch.no_grad():
+            for name, tensor in own.items():
+                tensor.copy_(state[name])
+
+
+S = TypeVar("S", bound=SharedState)
+
+
 @attrs.define(eq=False)
 class GANModel:
     """Everything a technique may need to read about the model being trained or sampled.
@@ -92,6 +126,32 @@ class GANModel:
     critic_constraint: str | None = None
     #: the one class ``labels(n)`` gives, when set by ``for_class`` (samples of one class); else None
     fixed_class: int | None = None
+    #: the run's shared states by key (``shared``); one dict for this model and the views made of it
+    shared_states: dict[str, SharedState] = attrs.field(factory=dict, repr=False)
+
+    def shared(self, cls: type[S]) -> S:
+        """The run's one instance of ``cls`` (a :class:`SharedState`), made on the first call."""
+        have = self.shared_states.get(cls.key)
+        if have is None:
+            if not (isinstance(cls, type) and issubclass(cls, SharedState) and attrs.has(cls) and cls.key):
+                raise PluginError(
+                    f"model.shared({getattr(cls, '__qualname__', cls)!r}): give an @attrs.define subclass of"
+                    " gancore.SharedState with a key"
+                )
+            have = cls()
+            for name, tensor in have.state_dict().items():
+                if not isinstance(tensor, Tensor):
+                    raise PluginError(
+                        f"shared state {cls.key!r}: field {name!r} is a {type(tensor).__name__}; give tensors"
+                    )
+                setattr(have, name, tensor.to(self.device))
+            self.shared_states[cls.key] = have
+        elif type(have) is not cls:
+            raise PluginError(
+                f"shared state key {cls.key!r} is claimed by both {type(have).__qualname__} and"
+                f" {cls.__qualname__}; each needs its own key"
+            )
+        return have  # type: ignore[return-value]
 
     @property
     def conditional(self) -> bool:

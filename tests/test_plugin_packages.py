@@ -32,6 +32,7 @@ PACKAGES: dict[str, list[str]] = {
         "augmentation:cutout",
         "augmentation:color",
     ],
+    "gan-ada": ["augmentation:ada", "callback:ada"],
     "gan-ema": ["callback:ema"],
     "gan-lsgan": ["loss:lsgan", "loss:cn-lsgan", "regularizer:cn-gp", "regularizer:cn-l2"],
     "gan-losses": ["loss:hinge", "loss:ragan", "loss:ralsgan"],

@@ -7,6 +7,7 @@ a run carries, and restores it:
 - ``callback.<name>.<key>``: each callback's ``state_dict()``; ``sampled_generator.<key>`` the
   generator it samples (an average), with the metadata key ``sampled_generator`` naming the callback;
 - ``monitor.<name>.<key>``: each Lipschitz monitor's ``state_dict()``;
+- ``shared.<key>.<field>``: the states components share (``model.shared``, ``records.SharedState``);
 - ``rng.rank<N>.*``: the other processes' random streams under torchrun (``distributed.rng_state``);
 - ``stats.<key>``: the metrics row's sums not logged yet, with their counts in the metadata key
   ``stats``, so a run resumed between two rows logs what an uninterrupted one does;
@@ -34,6 +35,7 @@ from gancore.train.validate import identity
 
 CALLBACKS = "callback"  # key prefix of the callbacks' state
 MONITORS = "monitor"  # key prefix of the Lipschitz monitors' state
+SHARED = "shared"  # key prefix of the states components share
 STATS = "stats"  # key prefix of the sums not logged yet, and metadata key of their counts
 
 #: a state's loader: given the checkpoint's tensors under its prefix (the prefix removed)
@@ -65,6 +67,8 @@ class TrainState:
             tensors |= {f"{CALLBACKS}.{name}.{k}": v for k, v in callback.state_dict().items()}
         for name, monitor in p.monitors:
             tensors |= {f"{MONITORS}.{name}.{k}": v for k, v in monitor.state_dict().items()}
+        for key, shared in p.model.shared_states.items():
+            tensors |= {f"{SHARED}.{key}.{k}": v for k, v in shared.state_dict().items()}
         tensors |= {f"{distributed.RNG_PREFIX}.{k}": v for k, v in streams.items()}
         if stats is not None and any(stats.counts.values()):
             sums, counts = stats.state()
@@ -93,6 +97,7 @@ class TrainState:
         streams: dict[str, Tensor] = {}
         loaders: dict[str, Loader] = {f"{CALLBACKS}.{name}": cb.load_state_dict for name, cb in p.callbacks}
         loaders |= {f"{MONITORS}.{name}": monitor.load_state_dict for name, monitor in p.monitors}
+        loaders |= {f"{SHARED}.{key}": state.load_state_dict for key, state in p.model.shared_states.items()}
         loaders |= {STATS: unlogged.update, distributed.RNG_PREFIX: streams.update}
         meta = checkpoint.load_all(
             source, p.generator, p.critic, self.opt_g, self.opt_d,

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import attrs
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from gancore import Augmentation, ConfigError, GANModel, option
+from gancore import Augmentation, ConfigError, GANModel, cutout, flip, option, translate
 
 _unit = [attrs.validators.ge(0.0), attrs.validators.le(1.0)]
 
@@ -37,39 +36,6 @@ class ImageAugmentation(Augmentation):
     def check(self, model: GANModel) -> None:
         spec = model.spec
         require_images(spec.shape, f"augmentation {self.name!r}")
-
-
-def flip(x: Tensor, prob: float = 0.5) -> Tensor:
-    """Mirror each image left-right with probability ``prob``."""
-    flipped = torch.rand(x.shape[0], 1, 1, 1, device=x.device) < prob
-    return torch.where(flipped, x.flip(-1), x)
-
-
-def translate(x: Tensor, ratio: float = 0.125) -> Tensor:
-    """Shift each image by up to ``ratio`` of its height and width (whole pixels); zeros move in."""
-    n, c, h, w = x.shape
-    max_dy, max_dx = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dy = torch.randint(-max_dy, max_dy + 1, (n, 1), device=x.device)
-    dx = torch.randint(-max_dx, max_dx + 1, (n, 1), device=x.device)
-    # source row/column of every output pixel in the zero-padded image; out of range -> the padding
-    rows = (torch.arange(h, device=x.device) + dy + 1).clamp_(0, h + 1)
-    cols = (torch.arange(w, device=x.device) + dx + 1).clamp_(0, w + 1)
-    padded = F.pad(x, (1, 1, 1, 1))
-    shifted = padded.gather(2, rows[:, None, :, None].expand(n, c, h, w + 2))
-    return shifted.gather(3, cols[:, None, None, :].expand(n, c, h, w))
-
-
-def cutout(x: Tensor, ratio: float = 0.5) -> Tensor:
-    """Set a square of ``ratio`` times the image's sides, at a random centre, to zero in each image."""
-    n, _, h, w = x.shape
-    size_y, size_x = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    top = torch.randint(0, h + (1 - size_y % 2), (n, 1), device=x.device) - size_y // 2
-    left = torch.randint(0, w + (1 - size_x % 2), (n, 1), device=x.device) - size_x // 2
-    ys, xs = torch.arange(h, device=x.device), torch.arange(w, device=x.device)
-    in_rows = (ys >= top) & (ys < top + size_y)  # (n, h)
-    in_cols = (xs >= left) & (xs < left + size_x)  # (n, w)
-    keep = ~(in_rows[:, :, None] & in_cols[:, None, :])
-    return x * keep[:, None].to(x.dtype)
 
 
 def color(x: Tensor) -> Tensor:

@@ -1,0 +1,1 @@
+"""Adaptive discriminator augmentation for gancore: ``--augment ada --callback ada``."""
