@@ -1,4 +1,6 @@
-"""The training loop: the run from its first step to its last, with logging, grids and checkpoints.
+"""The training loop: the run from its first step to its last. It iterates, steps and tells the
+engine's duties (``duties.py``: the divergence guard, logging, grids, evaluation, checkpoints, the stop)
+how each step ended.
 
 Nothing in a step reads a value back to the host: losses and diagnostics stay on the device and are
 summed there, and read every ``--log-every`` steps (a non-finite check every ``CHECK_EVERY``).
@@ -9,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
@@ -18,20 +19,16 @@ import torch
 from torch import Tensor
 
 from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice, PeerLost
-from gancore.io.atomic import copy_atomic
-from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
-from gancore.records import Data, GANModel, MonitorContext, RunProgress
-from gancore.train import callbacks, distributed, schedule
+from gancore.records import Data, RunProgress
+from gancore.train import callbacks, schedule
+from gancore.train.duties import CHECK_EVERY, DUTIES, Duty, StepEnd
 from gancore.train.graphs import GraphedIteration
 from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
 from gancore.train.state import TrainState
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
-
-CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
-GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
 
 
 class Reporter(Protocol):
@@ -108,13 +105,6 @@ def set_learning_rates(opt: torch.optim.Optimizer, lr: float) -> None:
         group["lr"] = lr
 
 
-def grid_labels(model: GANModel, n: int) -> Tensor | None:
-    """The grids' fixed labels for a conditional model: the classes in turn (0, 1, 2, ..., 0, 1, ...)."""
-    if not model.conditional:
-        return None
-    return torch.arange(n, device=model.device) % model.spec.num_classes
-
-
 def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Tensor:
     """The order of the data in ``epoch``: a function of (seed, epoch) alone, so resume needs no state."""
     g = torch.Generator(device=device).manual_seed(seed * 1_000_003 + epoch)
@@ -133,12 +123,17 @@ class Trainer:
     reporter: Reporter = attrs.field(factory=SilentReporter)
     #: what ``--eval-every`` measures; the caller provides it (training never imports evaluation)
     evaluator: Evaluator | None = None
+    #: the step of the last checkpoint written (``duties.Checkpointing``), None before the first
     last_saved: int | None = None
     #: the unlogged sums a resumed run continues from (``Stats.state()``); None: start from zero
     resumed_stats: tuple[dict[str, Tensor], dict[str, int]] | None = None
     graphed: GraphedIteration | None = attrs.field(init=False)
     #: what the checkpoints hold, and how it is restored
     state: TrainState = attrs.field(init=False)
+    #: the metrics row's running sums, which the steps add to
+    stats: Stats = attrs.field(init=False, factory=Stats)
+    #: the engine's duties at each step's end, in order (``duties.DUTIES``)
+    duties: list[Duty] = attrs.field(init=False, factory=list)
 
     def __attrs_post_init__(self) -> None:
         model = self.pipe.model
@@ -146,87 +141,19 @@ class Trainer:
             raise ConfigError(
                 "the networks are conditional (they take class labels), but the dataset loaded no labels"
             )
+        if self.pipe.config.eval_every and self.evaluator is None:
+            raise ConfigError("--eval-every needs an evaluator; this caller gave none")
         # a sampler that trains the critic further (--eval-every) does so with the run's objective
         model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
         self.state = TrainState(self.pipe, self.opt_g, self.opt_d)
-
-    def save(self, step: int, also_numbered: bool = False, stats: Stats | None = None) -> None:
-        """The checkpoint of ``step``: the numbered one first (when asked), then ``last`` as a copy of
-        it, so a kill at any point loses neither (``last`` is then one checkpoint older, and a resume
-        from it rewrites the numbered one identically). ``stats``: the sums not yet logged, so that a
-        run resumed between two log rows logs what an uninterrupted one does. Under torchrun every
-        rank calls this (it gathers their random streams) and rank 0 writes it."""
-        p, world = self.pipe, self.pipe.world
-        world.broadcast_buffers(p.generator)  # batch-norm statistics: rank 0's, as DDP keeps them
-        world.broadcast_buffers(p.critic)
-        world.check_replicas(p.generator, "generator", step)
-        world.check_replicas(p.critic, "critic", step)
-        streams = distributed.rng_state(world, p.model.device)  # empty on one process
-        if not world.is_main:
-            self.last_saved = step
-            return
-        first = self.run.step_checkpoint(step) if also_numbered else self.run.last
-        self.state.save(first, step, streams, stats)
-        if also_numbered:
-            copy_atomic(first, self.run.last)
-        self.last_saved = step
-
-    @torch.no_grad()
-    def save_grid(self, fixed_z: Tensor, epoch: int, done: int, fixed_labels: Tensor | None = None) -> None:
-        """The epoch's grid from the fixed latent batch, saved and shown to the callbacks (``on_grid``)."""
-        model = self.pipe.model.for_sampling()  # the generator that is sampled: the live one or an average
-        model.generator.eval()
-        samples = model.generate(fixed_z, fixed_labels)
-        model.generator.train()
-        reference = self.data.x[:2000] if model.spec.kind == "points" else None
-        picture = save_samples_picture(samples, model.spec, self.run.grid(epoch), reference)
-        if self.pipe.callbacks:
-            callbacks.notify(self.pipe, "on_grid", self.progress(done), picture)
+        self.duties = [duty(self) for duty in DUTIES]
 
     def kept(self) -> str:
         """What a run that stops early leaves behind: its last good checkpoint, if any."""
         if self.last_saved is None:
             return "no checkpoint had been written yet"
         return f"the last good checkpoint, {self.run.last} (step {self.last_saved}), is kept"
-
-    def diverged(self, window: list[tuple[int, Tensor, Tensor]]) -> Diverged:
-        health = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite()  # (steps, side, what)
-        row = int((~health.flatten(1).all(1)).nonzero()[0, 0])
-        side, what = (int(i) for i in (~health[row]).nonzero()[0])
-        name = f"{('critic', 'generator')[side]} {('loss', 'gradient norm')[what]}"
-        step = window[row][0] + 1
-        return Diverged(
-            f"the {name} became non-finite at step {step}; stopped. {self.kept()}."
-            " Try a lower learning rate, --clip-grad, or a warm start"
-        )
-
-    def evaluate(self, epoch: int, step: int) -> dict[str, float]:
-        """The evaluator's metrics of the sampler's output, as one metrics row.
-
-        Runs on forked RNG streams seeded by (seed, epoch), so evaluating never changes training.
-        """
-        if self.evaluator is None:
-            raise ConfigError("--eval-every needs an evaluator; this caller gave none")
-        p, cfg = self.pipe, self.pipe.config
-        model = p.model.for_sampling()
-        devices = [model.device] if model.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(cfg.seed * 1_000_003 + epoch)
-            model.generator.eval()
-            model.critic.eval()
-            try:
-                p.sampler.prepare(model, self.data)
-                samples = p.sampler.sample(model, cfg.eval_samples)
-            finally:
-                model.generator.train()
-                model.critic.train()
-        row = {"step": step, "epoch": epoch} | {f"eval/{k}": v for k, v in self.evaluator(samples).items()}
-        row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
-        self.run.append_metrics(row)
-        if p.callbacks:
-            callbacks.notify(p, "on_metrics", self.progress(step), row)
-        return row
 
     def iteration(
         self, perm: Tensor, pos: int, step: int, epoch: int, stats: Stats
@@ -267,14 +194,16 @@ class Trainer:
         g_health = torch.stack([g.losses.total.detach().float(), torch.stack(g_norms).float().sum()])
         return d_health, g_health, real, d.fake
 
-    def total_steps(self) -> int:
+    def steps_per_epoch(self) -> int:
         cfg = self.pipe.config
-        return cfg.steps or cfg.epochs * steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+        return steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+
+    def total_steps(self) -> int:
+        return self.pipe.config.steps or self.pipe.config.epochs * self.steps_per_epoch()
 
     def progress(self, done: int, finished: bool = True) -> RunProgress:
         """Where the run stands after ``done`` steps, for the callbacks."""
-        cfg = self.pipe.config
-        per_epoch = steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+        per_epoch = self.steps_per_epoch()
         return RunProgress(
             self.pipe.model, done, done // per_epoch, self.total_steps(), per_epoch, self.run.path, finished,
             writer=self.pipe.world.is_main,
@@ -303,77 +232,40 @@ class Trainer:
         return done
 
     def _train(self, start: int, stop: StopFlag) -> int:
-        p, cfg, data = self.pipe, self.pipe.config, self.data
-        world, device = p.world, p.model.device
-        per_epoch = steps_per_epoch(len(data), cfg.batch_size, cfg.n_critic)
-        total = self.total_steps()
-        fixed_z = p.model.latent(
-            GRID_SIZE[p.model.spec.kind], torch.Generator(device=device).manual_seed(cfg.seed)
-        )
-        fixed_labels = grid_labels(p.model, fixed_z.shape[0])
+        """The loop: each step, then the duties told how it ended (``duties.py`` does the rest)."""
+        p, cfg = self.pipe, self.pipe.config
+        per_epoch, total = self.steps_per_epoch(), self.total_steps()
         schedules = [schedule.parse(text) for text in cfg.schedules]
-        scheduled: dict[str, float] = {}
-        stats, window = Stats(), []
         if self.resumed_stats is not None:
-            stats.load(*self.resumed_stats, device)
+            self.stats.load(*self.resumed_stats, p.model.device)
         self.last_saved = start if start > 0 else None
         self.reporter.start(total, start, per_epoch)
-        clock, clock_step, began = time.perf_counter(), start, time.perf_counter()
+        for duty in self.duties:
+            duty.on_start(start)
         perm = None
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
             if perm is None or pos == 0:
-                perm = epoch_permutation(len(data), cfg.seed, epoch, device)
+                perm = epoch_permutation(len(self.data), cfg.seed, epoch, p.model.device)
                 factor = p.lr_schedule.factor(epoch, -(-total // per_epoch))
                 set_learning_rates(self.opt_g, cfg.lr_g * factor)
                 set_learning_rates(self.opt_d, cfg.lr_d * factor)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
-            d_health, g_health, real, fake = self.iteration(perm, pos, step, epoch, stats)
-            window.append((step, d_health, g_health))
-
+            d_health, g_health, real, fake = self.iteration(perm, pos, step, epoch, self.stats)
             done = step + 1
-            end_of_epoch = done % per_epoch == 0
-            numbered = cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0
             # under torchrun a Ctrl-C seen by one rank stops all of them, agreed at a check step
             stopping = stop.requested
-            if world.distributed:
-                stopping = done % CHECK_EVERY == 0 and world.any(stop.requested)
-            saving = end_of_epoch or numbered or done == total or stopping
-            logging = done % cfg.log_every == 0 or done == total
-            if saving or logging or done % CHECK_EVERY == 0:
-                finite = torch.stack([torch.stack([d, g]) for _, d, g in window]).isfinite().all()
-                if not world.all(finite):  # every rank stops together when one rank's loss is bad
-                    raise self.diverged(window)
-                window.clear()
-            if logging:
-                row = {"step": done, "epoch": round(done / per_epoch, 4)}
-                row["time"] = round(time.perf_counter() - began, 3)
-                row["it_s"] = (done - clock_step) / max(time.perf_counter() - clock, 1e-9)
-                row |= world.mean(stats.read())  # the whole global batch's means
-                row |= {f"schedule/{name}": value for name, value in scheduled.items()}
-                row |= {"lr_g": cfg.lr_g * factor, "lr_d": cfg.lr_d * factor}  # host floats: no read
-                if world.is_main:
-                    monitor_ctx = MonitorContext(p.model, real, fake, done)
-                    for name, monitor in p.monitors:
-                        row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
-                    self.run.append_metrics(row)
-                    if p.callbacks:  # the row is on the host already: a logger adds no read
-                        callbacks.notify(p, "on_metrics", self.progress(done), row)
-                    self.reporter.log(row)
-                clock, clock_step = time.perf_counter(), done
-            if end_of_epoch and p.callbacks:  # before the grid and the checkpoint: what it changes is saved
-                callbacks.notify(p, "on_epoch_end", self.progress(done))
-            if world.is_main and (end_of_epoch or done == total):
-                self.save_grid(fixed_z, epoch + 1, done, fixed_labels)
-            if world.is_main and end_of_epoch and cfg.eval_every and (epoch + 1) % cfg.eval_every == 0:
-                self.reporter.log(self.evaluate(epoch + 1, done))
-            if saving:
-                self.save(done, also_numbered=numbered, stats=stats)
-            self.reporter.advance(done)
-            if stopping and done < total:  # at the last step the run is simply complete
-                nproc = f"--nproc {world.size} " if world.distributed else ""
-                raise Interrupted(
-                    f"interrupted at step {done}; checkpoint saved to {self.run.last}."
-                    f" Continue with: gan run {nproc}--resume {self.run.path}"
-                )
+            if p.world.distributed:
+                stopping = done % CHECK_EVERY == 0 and p.world.any(stop.requested)
+            end = StepEnd(
+                done, epoch, total, per_epoch,
+                end_of_epoch=done % per_epoch == 0,
+                numbered=cfg.ckpt_every > 0 and done % cfg.ckpt_every == 0,
+                stopping=stopping,
+                logging=done % cfg.log_every == 0 or done == total,
+                d_health=d_health, g_health=g_health, real=real, fake=fake,
+                lr_factor=factor, scheduled=scheduled,
+            )  # fmt: skip
+            for duty in self.duties:
+                duty.on_step_end(end)
         return total
