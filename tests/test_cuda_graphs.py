@@ -57,6 +57,7 @@ CASES: dict[str, tuple[str, ...]] = {
     "bcr zcr augment": (*IMAGES, "--reg", "bcr", "--reg", "zcr", "--augment", AUGMENTATIONS),
     "modeseek gmm": (*IMAGES, "--reg", "modeseek", "--prior", "gmm"),
     "topk": (*IMAGES, "--weighting", "topk"),
+    "ada": (*IMAGES, "--loss", "hinge", "--augment", "ada", "--callback", "ada", "--ada-kimg", "0.5"),
     "conditional": (*POINTS, *CONDITIONAL, "--loss", "hinge", "--reg", "r1"),
 }
 COVERED_KINDS = ("loss", "regularizer", "critic_step", "monitor", "augmentation", "weighting", "prior")
