@@ -8,6 +8,7 @@
 # everything but the weights comes back as one tar.
 #
 #   STOP_AT=470 OUT=gpu-out bash benchmarks/gpu_repro.sh
+#   PLAN_FILE=benchmarks/screens/class-balance.txt EPOCHS=30 SEEDS=0 SKIP_TESTS=1 STOP_AT=150 bash benchmarks/gpu_repro.sh
 #
 # Locally, to try the plumbing: DEVICE=cpu FLAGS= EPOCHS=1 SEEDS=0 GANCORE_DATA=../shared/data \
 #   SKIP_INSTALL=1 SKIP_TESTS=1 STOP_AT=120 ONLY=card-conv bash benchmarks/gpu_repro.sh
@@ -36,6 +37,9 @@ PLAN=(
   "vanilla-dropout-nc2|--config experiments/vanilla-dropout.toml --n-critic 2"
   "vanilla-tuned|--config experiments/vanilla-tuned.toml"
 )
+
+# PLAN_FILE: another plan, one "name|flags" line each (a screen: benchmarks/screens/*.txt)
+if [ -n "${PLAN_FILE:-}" ]; then mapfile -t PLAN <"$PLAN_FILE"; fi
 
 if [ -z "${SKIP_INSTALL:-}" ]; then
   source benchmarks/gpu_prepare.sh
