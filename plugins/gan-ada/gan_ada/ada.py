@@ -23,7 +23,6 @@ from typing import ClassVar
 
 import attrs
 import torch
-from attrs import validators as v
 from torch import Tensor
 
 from gancore import (
@@ -38,6 +37,17 @@ from gancore import (
     option,
     translate,
 )
+
+
+def _target(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    # r_t is a mean of signs: 0 or 1 as a target would drive p to an end and keep it there
+    if not 0.0 < value < 1.0:
+        raise ValueError(f"--ada-target must be in (0, 1), got {value}")
+
+
+def _positive(instance: object, attribute: attrs.Attribute, value: float) -> None:
+    if not value > 0:
+        raise ValueError(f"--{attribute.name.replace('_', '-')} must be positive, got {value}")
 
 
 def _zero() -> Tensor:
@@ -91,12 +101,10 @@ class AdaController(Callback):
 
     name = "ada"
     requires: ClassVar = {"augment": ("ada",)}
-    ada_target: float = option(
-        0.6, help="the r_t = E[sign(D(real))] that p is steered to", validator=[v.gt(0.0), v.lt(1.0)]
-    )
-    ada_interval: int = option(4, help="critic steps between adjustments of p", validator=v.ge(1))
+    ada_target: float = option(0.6, help="the r_t = E[sign(D(real))] that p is steered to", validator=_target)
+    ada_interval: int = option(4, help="critic steps between adjustments of p", validator=_positive)
     ada_kimg: float = option(
-        100.0, help="thousands of real images over which p can move from 0 to 1", validator=v.gt(0)
+        100.0, help="thousands of real images over which p can move from 0 to 1", validator=_positive
     )
     _state: AdaState | None = attrs.field(init=False, default=None)
 

@@ -48,3 +48,18 @@ def test_the_augmentation_alone_is_refused_in_one_line(tmp_path):
     assert code == 2
     assert output.strip() == "error: augmentation 'ada' works only with callback 'ada'; add --callback ada"
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "message"),
+    [
+        ("--ada-target", "1.5", "--ada-target must be in (0, 1), got 1.5"),
+        ("--ada-interval", "0", "--ada-interval must be positive, got 0"),
+        ("--ada-kimg", "-1", "--ada-kimg must be positive, got -1.0"),
+    ],
+)
+def test_a_bad_option_is_one_line_naming_the_flag(tmp_path, flag, value, message):
+    out = tmp_path / "r"
+    code, output = gan("run", *ARGS, flag, value, "--steps", "2", "--out", out)
+    assert code == 2 and output.strip() == f"error: callback 'ada': {message}", output
+    assert not out.exists()
