@@ -42,6 +42,7 @@ from gancore.records import (
     GeneratorStepResult,
     MonitorContext,
     RunProgress,
+    copy_in_place,
 )
 
 OPTION_TYPES = (bool, int, float, str)
@@ -361,13 +362,7 @@ class Callback(Component):
 
         In place, so that tensors keep their device and address (a recorded CUDA graph uses them).
         """
-        own = self.state_dict()
-        if own.keys() != state.keys():
-            missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
-            raise KeyError(f"state keys differ: missing {missing}, unexpected {unexpected}")
-        with torch.no_grad():
-            for key, tensor in own.items():
-                tensor.copy_(state[key])
+        copy_in_place(self.state_dict(), state, "state keys differ:")
 
 
 class Prior(Component):

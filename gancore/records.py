@@ -61,6 +61,17 @@ def _identity(x: Tensor) -> Tensor:
 CriticObjective = Callable[["GANModel", nn.Module, torch.optim.Optimizer, Tensor, "Tensor | None"], Tensor]
 
 
+def copy_in_place(own: dict[str, Tensor], state: dict[str, Tensor], what: str) -> None:
+    """Copy ``state`` into the live tensors ``own`` (same keys, else a KeyError starting with
+    ``what``), in place: they keep their device and address, which a recorded CUDA graph uses."""
+    if own.keys() != state.keys():
+        missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
+        raise KeyError(f"{what} missing {missing}, unexpected {unexpected}")
+    with torch.no_grad():
+        for key, tensor in own.items():
+            tensor.copy_(state[key])
+
+
 class SharedState:
     """State that several components of one run share, typed: an augmentation's probability that a
     callback steers, say.
@@ -83,13 +94,7 @@ class SharedState:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         """Copy saved tensors (on the CPU) into the live ones, in place."""
-        own = self.state_dict()
-        if own.keys() != state.keys():
-            missing, unexpected = sorted(own.keys() - state.keys()), sorted(state.keys() - own.keys())
-            raise KeyError(f"shared state {self.key!r}: missing {missing}, unexpected {unexpected}")
-        with torch.no_grad():
-            for name, tensor in own.items():
-                tensor.copy_(state[name])
+        copy_in_place(self.state_dict(), state, f"shared state {self.key!r}:")
 
 
 S = TypeVar("S", bound=SharedState)
