@@ -19,7 +19,8 @@ from benchmarks.plain_loop import MNIST
 from benchmarks.test_step_throughput import PIPELINES
 from gancore.config import resolve
 from gancore.plugins import get_registry
-from gancore.train.pipeline import build, make_optimizer
+from gancore.train.assembly import make_optimizer
+from gancore.train.pipeline import build
 from gancore.train.stats import Stats
 from gancore.train.steps import critic_step, generator_step
 

@@ -22,8 +22,9 @@ from benchmarks.plain_loop import PlainLoop
 from gancore.config import RunConfig, resolve
 from gancore.io.rundir import RunDir
 from gancore.plugins import get_registry
-from gancore.train.loop import SilentReporter, epoch_permutation, steps_per_epoch
-from gancore.train.runs import make_trainer, start
+from gancore.train.assembly import Place, assemble
+from gancore.train.loop import SilentReporter, Trainer, epoch_permutation
+from gancore.train.runs import start
 from gancore.train.stats import Stats
 
 PIPELINES = {
@@ -60,8 +61,9 @@ def test_gancore_step(benchmark, pipeline, critic, batch, device, mnist_root, tm
 def step_runner(config: RunConfig, folder: Path) -> Callable[[int], None]:
     """``steps(n)``: n more generator steps of gancore's loop body on the first epoch's order, then the
     one sync a metrics row costs (it also waits for the device to finish)."""
-    trainer = make_trainer(config, get_registry(), RunDir(folder), SilentReporter())
-    per_epoch = steps_per_epoch(len(trainer.data), config.batch_size, config.n_critic)
+    assembly = assemble(config, get_registry(), Place.resolve(config))
+    trainer = Trainer(assembly, RunDir(folder), SilentReporter())
+    per_epoch = trainer.steps_per_epoch()
     perm = epoch_permutation(len(trainer.data), config.seed, 0, trainer.pipe.model.device)
     stats, done = Stats(), [0]
 

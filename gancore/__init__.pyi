@@ -41,6 +41,7 @@ from .records import (
     SharedState as SharedState,
     MonitorContext as MonitorContext,
     RunProgress as RunProgress,
+    StepEnd as StepEnd,
 )
 
 # errors a plugin may raise (each is one line to the user)

@@ -42,6 +42,7 @@ from gancore.records import (
     GeneratorStepResult,
     MonitorContext,
     RunProgress,
+    StepEnd,
     copy_in_place,
 )
 
@@ -296,7 +297,8 @@ class Callback(Component):
     ``check(model)`` when the run is assembled; ``setup(model)`` once, before any checkpoint is
     loaded (create state tensors here); ``load_state_dict`` on resume; ``on_start(run)``;
     ``after_critic_step(model)`` and ``after_generator_step(model)`` inside every step;
-    ``on_epoch_end(run)`` before the epoch's grid and checkpoint; ``on_run_end(run)`` last.
+    ``on_step_end(run, end)`` after it; ``on_epoch_end(run)`` before the epoch's grid and
+    checkpoint; ``on_run_end(run)`` last.
     Between them, ``on_metrics(run, row)`` after every row written to metrics.jsonl and
     ``on_grid(run, picture)`` after every sample grid saved: what a logger (TensorBoard) records.
     """
@@ -334,6 +336,15 @@ class Callback(Component):
     ) -> dict[str, Tensor] | None:
         """After every optimizer step of the generator; ``result`` (when named): the step's
         :class:`GeneratorStepResult`. Returns as ``after_critic_step`` does."""
+        return None
+
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
+        """After every generator step (its critic steps and generator steps), after its metrics row
+        and before the epoch's end, its grid and its checkpoint: ``end`` says what the step was (the
+        last of an epoch, a logging step, a saving step ...) with its health, last batches and
+        learning rates on the device. The engine's own duties are callbacks on this event
+        (``gancore/train/duties.py``): read them as the reference. Nothing here may read the device
+        on every step (that is a sync); do it when a flag of ``end`` says so."""
         return None
 
     def on_epoch_end(self, run: RunProgress) -> None:

@@ -138,9 +138,14 @@ def gancore_callbacks() -> list[type]:
        :class:`~gancore.records.GeneratorStepResult` (losses, the critic's outputs, the gradient
        norm: device tensors); either may return metrics (name -> scalar tensor), averaged over each
        metrics row's steps and logged as ``<callback>/<name>``.
-    6. ``on_epoch_end(run)``: after the epoch's last step and metrics row, before its sample grid,
+    6. ``on_step_end(run, end)``: after every generator step and its metrics row, outside the
+       step: :class:`~gancore.records.StepEnd` says which of the run's points the step is (an
+       epoch's end, a logging, saving or stopping step) and carries its health, last batches and
+       learning rates. The engine's own duties (metrics row, grid, evaluation, checkpoint, stop:
+       ``gancore/train/duties.py``) are callbacks on this same event, the reference for using it.
+    7. ``on_epoch_end(run)``: after the epoch's last step and metrics row, before its sample grid,
        evaluation and checkpoint, so what it changes is saved and shows in the grid.
-    7. ``on_run_end(run)``: after the last checkpoint is written, also when the run stops early
+    8. ``on_run_end(run)``: after the last checkpoint is written, also when the run stops early
        (Ctrl-C, divergence: ``run.finished`` is False); state changed here is not saved.
 
     Two events report what the run wrote, for loggers (TensorBoard, a tracker): ``on_metrics(run,

@@ -379,3 +379,47 @@ class RunProgress:
     #: True in the process that writes the run folder: always on one process, rank 0 under torchrun
     #: (a callback that writes files writes them only here; every rank still updates its state)
     writer: bool = True
+
+
+@attrs.frozen(eq=False)
+class StepEnd:
+    """How the generator step just taken ended, as every callback's ``on_step_end`` sees it: the
+    engine's own duties (``gancore/train/duties.py``: the metrics row, grids, evaluation,
+    checkpoints, the stop) and a plugin's callbacks alike.
+
+    ``done``: generator steps done; ``epoch``: the 0-based epoch the step belonged to; the flags say
+    which of the run's points it is; ``d_health``/``g_health``: (last loss, summed gradient norm) of
+    the critic and the generator, and ``real``/``fake``: the step's last batches, all on the device
+    (reading them costs a sync: read them only when a flag says you must).
+    """
+
+    done: int
+    epoch: int
+    total: int
+    steps_per_epoch: int
+    #: the step ends an epoch: the grid, the evaluation (``--eval-every``) and a checkpoint follow
+    end_of_epoch: bool
+    #: a numbered checkpoint is due (``--ckpt-every``)
+    numbered: bool
+    #: a stop was asked for (Ctrl-C, SIGTERM; under torchrun agreed by every rank)
+    stopping: bool
+    #: a metrics row is written at this step (``--log-every``, and the last)
+    logging: bool
+    d_health: Tensor
+    g_health: Tensor
+    real: Tensor
+    fake: Tensor
+    #: the learning rates the step used (host floats: the schedule's factor times ``--lr-g/--lr-d``)
+    lr_g: float
+    lr_d: float
+    #: the options a schedule (``--schedule``) set for this epoch
+    scheduled: dict[str, float]
+
+    @property
+    def last(self) -> bool:
+        return self.done == self.total
+
+    @property
+    def saving(self) -> bool:
+        """A checkpoint is written at this step: an epoch's end, ``--ckpt-every``, the last, a stop."""
+        return self.end_of_epoch or self.numbered or self.last or self.stopping

@@ -22,8 +22,8 @@ from gancore.errors import ConfigError
 from gancore.io import checkpoint
 from gancore.plugins import get_registry
 from gancore.testing import gan
+from gancore.train.assembly import check_data_parallel
 from gancore.train.distributed import World, check_batch
-from gancore.train.pipeline import check_data_parallel
 
 TOY = ["--dataset", "ring8", "--device", "cpu", "--log-every", "10"]
 #: a wgan-gp critic (gradient penalty: a double backward) with spectral norm: what DDP would fight

@@ -339,7 +339,7 @@ def test_a_single_ctrl_c_before_training_is_not_reported_twice(tmp_path, monkeyp
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runs, "make_trainer", interrupted)
+    monkeypatch.setattr(runs, "assemble", interrupted)  # the run being assembled
     result = gan("run", *FAST, "--steps", 5, "--out", tmp_path / "run")
     assert result.exit_code == 130
     assert "interrupted; nothing was saved" in result.output and "twice" not in result.output

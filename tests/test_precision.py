@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gancore.testing import gan, train
-from gancore.train.pipeline import set_matmul_precision
+from gancore.train.assembly import set_matmul_precision
 
 
 def test_bf16_autocast_is_used_and_stays_close_to_fp32(tmp_path) -> None:

@@ -1,14 +1,14 @@
-"""The engine's own duties at the end of each step, as callbacks the loop calls in turn: the divergence
-guard, the metrics row, the callbacks' epoch end, the sample grid, the periodic evaluation, the
-checkpoint, the progress bar and the stop.
+"""The engine's own duties, as callbacks on the events a plugin's callbacks get (``gancore.Callback``'s
+``on_start(run)`` and ``on_step_end(run, end)``): the divergence guard, the metrics row, the
+callbacks' epoch end, the sample grid, the periodic evaluation, the checkpoint, the progress bar and
+the stop. A plugin author can read them as the reference for those events.
 
-The loop (``loop.py``) only iterates, steps and says, in a :class:`StepEnd`, what the step it just
-took is (the last of an epoch, a logging step, a saving step ...); each duty decides from that what
-to do. They run in the order of ``DUTIES``, which is the order a run's files are written in: a row
-before the epoch's callbacks, those before the grid, the evaluation and the checkpoint (so that what
-a callback changes at an epoch's end is saved). A plugin's callbacks see the same events through
-``gancore.Callback``: ``after_*_step`` inside the step, ``on_metrics``/``on_grid`` from these duties,
-``on_epoch_end``/``on_run_end`` around them.
+The loop (``loop.py``) only iterates, steps and says, in a :class:`~gancore.records.StepEnd`, what
+the step it just took is (the last of an epoch, a logging step, a saving step ...); each callback
+decides from that what to do. ``listeners`` puts the run's own callbacks among the duties: after the
+metrics row, before the epoch's end, the grid, the evaluation and the checkpoint, so that what a
+callback changes at a step's or an epoch's end is saved and shows in the grid. A duty differs from a
+plugin's callback in one thing only: it holds the trainer, whose run folder and statistics it writes.
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import attrs
 import torch
 from torch import Tensor
 
+from gancore.components import Callback
 from gancore.errors import Diverged, Interrupted
 from gancore.io.atomic import copy_atomic
 from gancore.io.images import save_samples_picture
 from gancore.io.rundir import RunDir
-from gancore.records import Data, MonitorContext, RunProgress
+from gancore.records import Data, MonitorContext, RunProgress, StepEnd
 from gancore.train import callbacks, distributed
 from gancore.train.pipeline import Pipeline
 from gancore.train.state import TrainState
@@ -33,39 +33,6 @@ from gancore.train.stats import Stats
 
 CHECK_EVERY = 10  # steps between the (single-sync) checks for a non-finite loss or gradient norm
 GRID_SIZE = {"image": 64, "points": 1000}  # samples drawn from the fixed latent batch
-
-
-@attrs.frozen(eq=False)
-class StepEnd:
-    """What the step just taken is: the loop's account of it to the duties.
-
-    ``done``: generator steps done; ``epoch``: the 0-based epoch the step belonged to; the flags say
-    which of the run's points it is; ``d_health``/``g_health``: (last loss, summed gradient norm) of
-    the critic and the generator, on the device; ``real``/``fake``: the step's last batches.
-    """
-
-    done: int
-    epoch: int
-    total: int
-    steps_per_epoch: int
-    end_of_epoch: bool
-    numbered: bool  # a numbered checkpoint is due (--ckpt-every)
-    stopping: bool  # a stop was asked for (Ctrl-C, SIGTERM; under torchrun agreed by every rank)
-    logging: bool
-    d_health: Tensor
-    g_health: Tensor
-    real: Tensor
-    fake: Tensor
-    lr_factor: float  # the epoch's learning-rate factor (a host float)
-    scheduled: dict[str, float]  # the options a schedule set this epoch
-
-    @property
-    def last(self) -> bool:
-        return self.done == self.total
-
-    @property
-    def saving(self) -> bool:
-        return self.end_of_epoch or self.numbered or self.last or self.stopping
 
 
 class Trainer(Protocol):
@@ -84,17 +51,11 @@ class Trainer(Protocol):
     def kept(self) -> str: ...
 
 
-class Duty:
-    """One of the engine's duties: told where a run starts and how each step ended."""
+class Duty(Callback):
+    """One of the engine's duties: a callback that holds the trainer."""
 
     def __init__(self, trainer: Trainer) -> None:
         self.trainer = trainer
-
-    def on_start(self, start: int) -> None:
-        return None
-
-    def on_step_end(self, end: StepEnd) -> None:
-        return None
 
 
 class DivergenceGuard(Duty):
@@ -102,10 +63,10 @@ class DivergenceGuard(Duty):
     steps and before anything is logged or saved, one read for all the steps since the last check,
     and under torchrun on every rank together."""
 
-    def on_start(self, start: int) -> None:
+    def on_start(self, run: RunProgress) -> None:
         self.window: list[tuple[int, Tensor, Tensor]] = []
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         self.window.append((end.done - 1, end.d_health, end.g_health))
         if not (end.saving or end.logging or end.done % CHECK_EVERY == 0):
             return
@@ -132,27 +93,27 @@ class MetricsRow(Duty):
     batch), the schedules, the learning rates and the Lipschitz monitors, written to metrics.jsonl,
     shown to the callbacks (``on_metrics``) and to the progress bar."""
 
-    def on_start(self, start: int) -> None:
-        self.clock, self.clock_step, self.began = time.perf_counter(), start, time.perf_counter()
+    def on_start(self, run: RunProgress) -> None:
+        self.clock, self.clock_step, self.began = time.perf_counter(), run.step, time.perf_counter()
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         if not end.logging:
             return
         t = self.trainer
-        p, cfg, done = t.pipe, t.pipe.config, end.done
+        p, done = t.pipe, end.done
         row = {"step": done, "epoch": round(done / end.steps_per_epoch, 4)}
         row["time"] = round(time.perf_counter() - self.began, 3)
         row["it_s"] = (done - self.clock_step) / max(time.perf_counter() - self.clock, 1e-9)
         row |= p.world.mean(t.stats.read())  # the whole global batch's means
         row |= {f"schedule/{name}": value for name, value in end.scheduled.items()}
-        row |= {"lr_g": cfg.lr_g * end.lr_factor, "lr_d": cfg.lr_d * end.lr_factor}  # host floats: no read
+        row |= {"lr_g": end.lr_g, "lr_d": end.lr_d}  # host floats: no read
         if p.world.is_main:
             monitor_ctx = MonitorContext(p.model, end.real, end.fake, done)
             for name, monitor in p.monitors:
                 row |= {f"{name}/{k}": float(v) for k, v in monitor.measure(monitor_ctx).items()}
             t.run.append_metrics(row)
             if p.callbacks:  # the row is on the host already: a logger adds no read
-                callbacks.notify(p, "on_metrics", t.progress(done), row)
+                callbacks.notify(p, "on_metrics", run, row)
             t.reporter.log(row)
         self.clock, self.clock_step = time.perf_counter(), done
 
@@ -160,16 +121,16 @@ class MetricsRow(Duty):
 class EpochEnd(Duty):
     """The callbacks' ``on_epoch_end``, before the grid and the checkpoint: what they change is saved."""
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         if end.end_of_epoch and self.trainer.pipe.callbacks:
-            callbacks.notify(self.trainer.pipe, "on_epoch_end", self.trainer.progress(end.done))
+            callbacks.notify(self.trainer.pipe, "on_epoch_end", run)
 
 
 class SampleGrid(Duty):
     """At each epoch's end and the run's: samples of a fixed latent batch (seeded by ``--seed``),
     saved as ``samples/epoch-NNNN.png`` and shown to the callbacks (``on_grid``)."""
 
-    def on_start(self, start: int) -> None:
+    def on_start(self, run: RunProgress) -> None:
         p = self.trainer.pipe
         model, device = p.model, p.model.device
         generator = torch.Generator(device=device).manual_seed(p.config.seed)
@@ -178,12 +139,12 @@ class SampleGrid(Duty):
         if model.conditional:  # the grid shows the classes in turn (0, 1, 2, ..., 0, 1, ...)
             self.labels = torch.arange(self.z.shape[0], device=device) % model.spec.num_classes
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         if self.trainer.pipe.world.is_main and (end.end_of_epoch or end.last):
-            self.save(end.epoch + 1, end.done)
+            self.save(end.epoch + 1, run)
 
     @torch.no_grad()
-    def save(self, epoch: int, done: int) -> None:
+    def save(self, epoch: int, run: RunProgress) -> None:
         t = self.trainer
         model = t.pipe.model.for_sampling()  # the generator that is sampled: the live one or an average
         model.generator.eval()
@@ -192,7 +153,7 @@ class SampleGrid(Duty):
         reference = t.data.x[:2000] if model.spec.kind == "points" else None
         picture = save_samples_picture(samples, model.spec, t.run.grid(epoch), reference)
         if t.pipe.callbacks:
-            callbacks.notify(t.pipe, "on_grid", t.progress(done), picture)
+            callbacks.notify(t.pipe, "on_grid", run, picture)
 
 
 class Evaluation(Duty):
@@ -200,12 +161,12 @@ class Evaluation(Duty):
 
     Runs on forked RNG streams seeded by (seed, epoch), so evaluating never changes training."""
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         t, every = self.trainer, self.trainer.pipe.config.eval_every
         if t.pipe.world.is_main and end.end_of_epoch and every and (end.epoch + 1) % every == 0:
-            t.reporter.log(self.evaluate(end.epoch + 1, end.done))
+            t.reporter.log(self.evaluate(end.epoch + 1, run))
 
-    def evaluate(self, epoch: int, step: int) -> dict[str, float]:
+    def evaluate(self, epoch: int, run: RunProgress) -> dict[str, float]:
         t = self.trainer
         p, cfg = t.pipe, t.pipe.config
         model = p.model.for_sampling()
@@ -220,11 +181,11 @@ class Evaluation(Duty):
             finally:
                 model.generator.train()
                 model.critic.train()
-        row = {"step": step, "epoch": epoch} | {f"eval/{k}": v for k, v in t.evaluator(samples).items()}
+        row = {"step": run.step, "epoch": epoch} | {f"eval/{k}": v for k, v in t.evaluator(samples).items()}
         row |= {f"sampler/{k}": v for k, v in p.sampler.stats().items()}
         t.run.append_metrics(row)
         if p.callbacks:
-            callbacks.notify(p, "on_metrics", t.progress(step), row)
+            callbacks.notify(p, "on_metrics", run, row)
         return row
 
 
@@ -232,7 +193,7 @@ class Checkpointing(Duty):
     """At each epoch's end, every ``--ckpt-every`` steps, at the last step and at a stop: the
     checkpoint (``TrainState``), with the sums not logged yet."""
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         if end.saving:
             self.save(end.done, also_numbered=end.numbered)
 
@@ -259,14 +220,14 @@ class Checkpointing(Duty):
 class Progress(Duty):
     """The progress bar's count."""
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         self.trainer.reporter.advance(end.done)
 
 
 class Stop(Duty):
     """A stop asked for before the run's end, once its checkpoint is saved: one line saying how to go on."""
 
-    def on_step_end(self, end: StepEnd) -> None:
+    def on_step_end(self, run: RunProgress, end: StepEnd) -> None:
         if end.stopping and not end.last:  # at the last step the run is simply complete
             t = self.trainer
             world = t.pipe.world
@@ -277,7 +238,11 @@ class Stop(Duty):
             )
 
 
-#: the duties, in the order they act at a step's end
-DUTIES: tuple[type[Duty], ...] = (
-    DivergenceGuard, MetricsRow, EpochEnd, SampleGrid, Evaluation, Checkpointing, Progress, Stop,
-)  # fmt: skip
+def listeners(trainer: Trainer) -> list[Callback]:
+    """Who is told of a run's start and of each step's end, in order: the duties, with the run's own
+    callbacks (``--callback``, in selection order) after the metrics row and before the epoch's end."""
+    t, own = trainer, [callback for _, callback in trainer.pipe.callbacks]
+    return [
+        DivergenceGuard(t), MetricsRow(t), *own,
+        EpochEnd(t), SampleGrid(t), Evaluation(t), Checkpointing(t), Progress(t), Stop(t),
+    ]  # fmt: skip

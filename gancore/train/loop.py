@@ -1,6 +1,6 @@
-"""The training loop: the run from its first step to its last. It iterates, steps and tells the
-engine's duties (``duties.py``: the divergence guard, logging, grids, evaluation, checkpoints, the stop)
-how each step ended.
+"""The training loop: the run from its first step to its last. It iterates, steps and tells its
+callbacks how each step ended: the engine's duties (``duties.py``: the divergence guard, logging,
+grids, evaluation, checkpoints, the stop) and the run's own, on the same events.
 
 Nothing in a step reads a value back to the host: losses and diagnostics stay on the device and are
 summed there, and read every ``--log-every`` steps (a non-finite check every ``CHECK_EVERY``).
@@ -11,18 +11,20 @@ from __future__ import annotations
 import contextlib
 import signal
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Protocol
 
 import attrs
 import torch
 from torch import Tensor
 
+from gancore.components import Callback
 from gancore.errors import ConfigError, Diverged, Interrupted, InterruptedTwice, PeerLost
 from gancore.io.rundir import RunDir
-from gancore.records import Data, RunProgress
+from gancore.records import Data, RunProgress, StepEnd
 from gancore.train import callbacks, schedule
-from gancore.train.duties import CHECK_EVERY, DUTIES, Duty, StepEnd
+from gancore.train.assembly import Assembly, Evaluator
+from gancore.train.duties import CHECK_EVERY, listeners
 from gancore.train.graphs import GraphedIteration
 from gancore.train.objective import critic_objective
 from gancore.train.pipeline import Pipeline
@@ -37,10 +39,6 @@ class Reporter(Protocol):
     def start(self, total: int, done: int, steps_per_epoch: int) -> None: ...
     def advance(self, done: int) -> None: ...
     def log(self, row: dict[str, float]) -> None: ...
-
-
-#: scores samples drawn by the run's sampler: metric name -> value (FID, modes covered, ...)
-Evaluator = Callable[[Tensor], dict[str, float]]
 
 
 class SilentReporter:
@@ -86,19 +84,6 @@ def ctrl_c_requests_stop() -> Iterator[StopFlag]:
             signal.signal(sig, old)
 
 
-def steps_per_epoch(n_examples: int, batch_size: int, n_critic: int) -> int:
-    """Generator steps per pass over the data (each step takes ``n_critic`` real batches)."""
-    if batch_size > n_examples:
-        raise ConfigError(f"--batch-size {batch_size} is larger than the dataset ({n_examples} examples)")
-    per_step = batch_size * n_critic
-    if per_step > n_examples:
-        raise ConfigError(
-            f"--batch-size {batch_size} x --n-critic {n_critic} needs {per_step} examples per step,"
-            f" but the dataset has {n_examples}; lower --batch-size"
-        )
-    return n_examples // per_step
-
-
 def set_learning_rates(opt: torch.optim.Optimizer, lr: float) -> None:
     """The epoch's learning rate (a Python float set between steps: no sync, no recompilation)."""
     for group in opt.param_groups:
@@ -113,16 +98,11 @@ def epoch_permutation(n: int, seed: int, epoch: int, device: torch.device) -> Te
 
 @attrs.define(eq=False)
 class Trainer:
-    """A pipeline, its data and optimizers, and the run folder it writes."""
+    """An assembled run (``assembly.py``) trained into the run folder it writes."""
 
-    pipe: Pipeline
-    data: Data
-    opt_g: torch.optim.Optimizer
-    opt_d: torch.optim.Optimizer
+    assembly: Assembly
     run: RunDir
     reporter: Reporter = attrs.field(factory=SilentReporter)
-    #: what ``--eval-every`` measures; the caller provides it (training never imports evaluation)
-    evaluator: Evaluator | None = None
     #: the step of the last checkpoint written (``duties.Checkpointing``), None before the first
     last_saved: int | None = None
     #: the unlogged sums a resumed run continues from (``Stats.state()``); None: start from zero
@@ -132,8 +112,29 @@ class Trainer:
     state: TrainState = attrs.field(init=False)
     #: the metrics row's running sums, which the steps add to
     stats: Stats = attrs.field(init=False, factory=Stats)
-    #: the engine's duties at each step's end, in order (``duties.DUTIES``)
-    duties: list[Duty] = attrs.field(init=False, factory=list)
+    #: told of the run's start and each step's end, in order: the duties and the run's callbacks
+    listeners: list[Callback] = attrs.field(init=False, factory=list)
+
+    @property
+    def pipe(self) -> Pipeline:
+        return self.assembly.pipe
+
+    @property
+    def data(self) -> Data:
+        return self.assembly.data
+
+    @property
+    def opt_g(self) -> torch.optim.Optimizer:
+        return self.assembly.opt_g
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer:
+        return self.assembly.opt_d
+
+    @property
+    def evaluator(self) -> Evaluator | None:
+        """What ``--eval-every`` measures; the caller provides it (training never imports evaluation)."""
+        return self.assembly.evaluator
 
     def __attrs_post_init__(self) -> None:
         model = self.pipe.model
@@ -147,7 +148,7 @@ class Trainer:
         model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None
         self.state = TrainState(self.pipe, self.opt_g, self.opt_d)
-        self.duties = [duty(self) for duty in DUTIES]
+        self.listeners = listeners(self)
 
     def kept(self) -> str:
         """What a run that stops early leaves behind: its last good checkpoint, if any."""
@@ -195,11 +196,10 @@ class Trainer:
         return d_health, g_health, real, d.fake
 
     def steps_per_epoch(self) -> int:
-        cfg = self.pipe.config
-        return steps_per_epoch(len(self.data), cfg.batch_size, cfg.n_critic)
+        return self.assembly.steps_per_epoch
 
     def total_steps(self) -> int:
-        return self.pipe.config.steps or self.pipe.config.epochs * self.steps_per_epoch()
+        return self.assembly.total_steps
 
     def progress(self, done: int, finished: bool = True) -> RunProgress:
         """Where the run stands after ``done`` steps, for the callbacks."""
@@ -215,24 +215,26 @@ class Trainer:
         The callbacks' ``on_run_end`` runs after the last checkpoint, also when the run stops early
         with a checkpoint kept (Ctrl-C, divergence), so a logger can close its files.
         """
-        if self.pipe.callbacks:
-            callbacks.notify(self.pipe, "on_start", self.progress(start))
+        begun = self.progress(start)
+        for listener in self.listeners:
+            listener.on_start(begun)
         try:
             done = self._train(start, stop)
-        except PeerLost as exc:  # torchrun: another rank died; say what this run folder still holds
-            if self.pipe.callbacks:
-                callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
-            raise PeerLost(f"{exc}. {self.kept()}") from None
-        except (Interrupted, Diverged):
-            if self.pipe.callbacks:
-                callbacks.notify(self.pipe, "on_run_end", self.progress(self.last_saved or start, False))
+        except (PeerLost, Interrupted, Diverged) as exc:
+            self.end(self.last_saved or start, finished=False)
+            if isinstance(exc, PeerLost):  # torchrun: another rank died; say what this folder still holds
+                raise PeerLost(f"{exc}. {self.kept()}") from None
             raise
-        if self.pipe.callbacks:
-            callbacks.notify(self.pipe, "on_run_end", self.progress(done))
+        self.end(done, finished=True)
         return done
 
+    def end(self, step: int, finished: bool) -> None:
+        """The callbacks' ``on_run_end``: the run stopped at ``step`` (its last checkpoint's)."""
+        if self.pipe.callbacks:
+            callbacks.notify(self.pipe, "on_run_end", self.progress(step, finished))
+
     def _train(self, start: int, stop: StopFlag) -> int:
-        """The loop: each step, then the duties told how it ended (``duties.py`` does the rest)."""
+        """The loop: each step, then the listeners told how it ended (``duties.py`` does the rest)."""
         p, cfg = self.pipe, self.pipe.config
         per_epoch, total = self.steps_per_epoch(), self.total_steps()
         schedules = [schedule.parse(text) for text in cfg.schedules]
@@ -240,16 +242,15 @@ class Trainer:
             self.stats.load(*self.resumed_stats, p.model.device)
         self.last_saved = start if start > 0 else None
         self.reporter.start(total, start, per_epoch)
-        for duty in self.duties:
-            duty.on_start(start)
         perm = None
         for step in range(start, total):
             epoch, pos = divmod(step, per_epoch)
             if perm is None or pos == 0:
                 perm = epoch_permutation(len(self.data), cfg.seed, epoch, p.model.device)
                 factor = p.lr_schedule.factor(epoch, -(-total // per_epoch))
-                set_learning_rates(self.opt_g, cfg.lr_g * factor)
-                set_learning_rates(self.opt_d, cfg.lr_d * factor)
+                lr_g, lr_d = cfg.lr_g * factor, cfg.lr_d * factor
+                set_learning_rates(self.opt_g, lr_g)
+                set_learning_rates(self.opt_d, lr_d)
                 scheduled = schedule.apply(schedules, p.components(), cfg.options, epoch)
             d_health, g_health, real, fake = self.iteration(perm, pos, step, epoch, self.stats)
             done = step + 1
@@ -264,8 +265,9 @@ class Trainer:
                 stopping=stopping,
                 logging=done % cfg.log_every == 0 or done == total,
                 d_health=d_health, g_health=g_health, real=real, fake=fake,
-                lr_factor=factor, scheduled=scheduled,
+                lr_g=lr_g, lr_d=lr_d, scheduled=scheduled,
             )  # fmt: skip
-            for duty in self.duties:
-                duty.on_step_end(end)
+            run = self.progress(done)
+            for listener in self.listeners:
+                listener.on_step_end(run, end)
         return total

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import attrs
@@ -13,7 +12,6 @@ from torch import Tensor
 from gancore.components import (
     Callback,
     CriticStep,
-    Dataset,
     LipschitzMonitor,
     Loss,
     LRSchedule,
@@ -22,12 +20,11 @@ from gancore.components import (
     Sampler,
     SampleWeighting,
 )
-from gancore.config import RunConfig, selected
+from gancore.config import RunConfig
 from gancore.errors import ConfigError
 from gancore.functional import compose
-from gancore.io.data import resolve_data_dir
-from gancore.plugins import Registry, plugin_infos
-from gancore.records import Data, DataSpec, GANModel
+from gancore.plugins import Registry
+from gancore.records import DataSpec, GANModel
 from gancore.train.distributed import World
 
 
@@ -42,12 +39,6 @@ def instantiate(registry: Registry, kind: str, name: str, options: dict[str, Any
         # allowed values and the value after it: the message alone is the line a user needs
         message = exc.args[0] if len(exc.args) > 1 and isinstance(exc.args[0], str) else exc
         raise ConfigError(f"{kind.replace('_', ' ')} {name!r}: {message}") from None
-
-
-def load_data(config: RunConfig, registry: Registry, device: torch.device) -> Data:
-    dataset: Dataset = instantiate(registry, "dataset", config.dataset, config.options)
-    root = resolve_data_dir(config.data_dir) if dataset.needs_files else Path(".")
-    return dataset.load(root, device)
 
 
 @attrs.define(eq=False)
@@ -178,20 +169,6 @@ def build(
     return pipe
 
 
-def check_data_parallel(pipe: Pipeline, world: World) -> None:
-    """Under torchrun, refuse (one line) a component that says it cannot train on batch shares."""
-    if not world.distributed:
-        return
-    for component in pipe.components():
-        if component.data_parallel_refusal:
-            raise ConfigError(
-                f"{component.kind.replace('_', ' ')} {component.name!r} cannot train under torchrun:"
-                f" {component.data_parallel_refusal}; train it on one process"
-            )
-    if pipe.config.cuda_graphs:
-        raise ConfigError("--cuda-graphs does not run under torchrun yet; drop --cuda-graphs")
-
-
 def check_conditional(kind: str, network: Network, spec: DataSpec) -> None:
     """A conditional network needs data with classes; refused before anything is built."""
     if network.conditional and not spec.num_classes:
@@ -199,38 +176,3 @@ def check_conditional(kind: str, network: Network, spec: DataSpec) -> None:
             f"{kind} {network.name!r} is conditional (it takes class labels), but the data has no classes;"
             f" choose a dataset with labels or an unconditional {kind}"
         )
-
-
-def set_matmul_precision(precision: str) -> None:
-    """TF32 tensor-core matmuls and convolutions on CUDA unless ``--precision fp32`` (no-op on CPU)."""
-    tf32 = precision != "fp32"
-    torch.backends.cuda.matmul.allow_tf32 = tf32
-    torch.backends.cudnn.allow_tf32 = tf32
-
-
-def make_optimizer(config: RunConfig, params: Any, lr: float, weight_decay: float, device: torch.device):
-    """Adam (fused: one kernel per step on CUDA, one loop on the CPU), RMSprop or SGD, as configured.
-
-    With ``--cuda-graphs`` Adam and RMSprop keep their step count on the device (``capturable``), so
-    a recorded step advances it on every replay.
-    """
-    capturable = config.cuda_graphs
-    if config.optimizer == "adam":
-        fused = True if device.type in ("cuda", "cpu") else None
-        return torch.optim.Adam(
-            params, lr=lr, betas=(config.beta1, config.beta2), weight_decay=weight_decay, fused=fused,
-            capturable=capturable,
-        )  # fmt: skip
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, weight_decay=weight_decay, capturable=capturable)
-    return torch.optim.SGD(params, lr=lr, weight_decay=weight_decay)
-
-
-def plugin_versions(config: RunConfig, registry: Registry) -> dict[str, str]:
-    """name -> version of the plugins that provide the run's components, for its config.toml.
-
-    Exactly these plugins repeat the run (``GANCORE_PLUGINS``), and where a plugin installed later
-    claims one of the run's bare names, they say which plugin the name meant (``Registry.preferring``).
-    """
-    providers = {registry.get(kind, name).plugin for kind, name in selected(config)}
-    return {info.name: info.version for info in plugin_infos() if info.name in providers}

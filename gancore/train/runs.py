@@ -5,100 +5,31 @@ from __future__ import annotations
 import copy
 import json
 import shutil
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
-import torch
 
 from gancore.config import (
-    EXPERIMENT_REF,
     RunConfig,
     make_config,
     plugin_differences,
     read_toml,
     recorded_plugins,
     refuse_zero_threads,
-    resolve_device,
 )
 from gancore.errors import CheckpointError, ConfigError, warn
 from gancore.io import checkpoint, lock
 from gancore.io.atomic import write_atomic
-from gancore.io.data import resolve_data_dir
 from gancore.io.rundir import RunDir
 from gancore.plugins import Registry, get_registry
 from gancore.records import Data, DataSpec
-from gancore.train import callbacks, distributed, graphs, schedule, threads
-from gancore.train.loop import (
-    Evaluator,
-    Reporter,
-    SilentReporter,
-    Trainer,
-    ctrl_c_requests_stop,
-    steps_per_epoch,
-)
+from gancore.train import distributed
+from gancore.train.assembly import EvaluatorFactory, Place, assemble, reassemble
+from gancore.train.loop import Reporter, SilentReporter, Trainer, ctrl_c_requests_stop
 from gancore.train.objective import critic_objective
-from gancore.train.pipeline import (
-    Pipeline,
-    build,
-    check_data_parallel,
-    instantiate,
-    load_data,
-    make_optimizer,
-    plugin_versions,
-    set_matmul_precision,
-)
-from gancore.train.validate import RESUMABLE, changed, check_identity, validate
-
-#: makes the ``--eval-every`` evaluator of a run's config on its device (``gancore.eval`` has one)
-EvaluatorFactory = Callable[[RunConfig, torch.device], Evaluator]
-
-
-def make_trainer(
-    config: RunConfig,
-    registry: Registry,
-    run: RunDir,
-    reporter: Reporter,
-    warm_start: bool = False,
-    evaluators: EvaluatorFactory | None = None,
-    world: distributed.World | None = None,
-) -> Trainer:
-    """Data on the device, the pipeline and its optimizers: everything but the run folder's files.
-
-    ``world``: the processes of a torchrun run (None: this process alone).
-    """
-    threads.apply(threads.choose(config.threads))
-    world = world or distributed.World()
-    device = world.device(resolve_device(config.device))
-    distributed.check_batch(world, config.batch_size)
-    if config.cuda_graphs:
-        graphs.check_device(device)
-    set_matmul_precision(config.precision)
-    source = warm_start_checkpoint(config.init_from) if warm_start and config.init_from else None
-    evaluator = None
-    if config.eval_every:
-        if evaluators is None:
-            raise ConfigError("--eval-every: this caller gave no evaluator; drop --eval-every")
-        evaluator = evaluators(config, device)  # fails here, before training, if the data has none
-    data = load_data(config, registry, device)
-    per_epoch = steps_per_epoch(len(data), config.batch_size, config.n_critic)  # raises if they don't fit
-    init = None
-    if source is not None:
-        init = lambda generator, critic: checkpoint.load_networks(source, generator, critic)  # noqa: E731
-    pipe = build(config, registry, data.spec, device, init)
-    pipe.world = world
-    check_data_parallel(pipe, world)
-    distributed.split_streams(world, device, config.seed)  # the networks are equal on every rank
-    schedule.check([schedule.parse(s) for s in config.schedules], pipe.components(), config.options)
-    callbacks.setup(pipe)  # their state exists before a checkpoint is loaded into it
-    opt_g = make_optimizer(config, pipe.generator_params, config.lr_g, 0.0, device)
-    opt_d = make_optimizer(config, pipe.critic_params, config.lr_d, config.weight_decay_d, device)
-    trainer = Trainer(pipe, data, opt_g, opt_d, run, reporter, evaluator=evaluator)
-    total = trainer.total_steps()
-    for component in pipe.components():
-        component.check_length(total, per_epoch)
-    return trainer
+from gancore.train.pipeline import Pipeline, instantiate
+from gancore.train.validate import RESUMABLE, changed, check_identity, check_settings, validate
 
 
 def start(
@@ -110,20 +41,17 @@ def start(
 ) -> Trainer:
     """Validate everything, create ``out`` (never an existing run) and train from step 0."""
     registry = registry or get_registry()
-    validate(config, registry, distributed.world_size())
-    config = attrs.evolve(config, threads=threads.choose(config.threads))  # the number, recorded
+    check_settings(config, registry, distributed.world_size())  # the rest is checked as it is assembled
     run = RunDir(out)
-    world = distributed.join(resolve_device(config.device))
+    place = Place.resolve(config)
+    world = place.world
     # only rank 0 writes the folder, so only it checks it (the others would see rank 0's new one)
     if world.is_main and run.taken():
         run.create()  # raises the "already exists" error before any work is done
-    dataset = instantiate(registry, "dataset", config.dataset, config.options)
-    if dataset.needs_files:
-        config = attrs.evolve(config, data_dir=str(resolve_data_dir(config.data_dir).resolve()))
-    config = attrs.evolve(config, processes=world.size)  # recorded: batch_size is their global batch
     watch = FirstStep(reporter or SilentReporter())
     try:
-        trainer = make_trainer(config, registry, run, watch, True, evaluators, world)
+        assembly = assemble(config, registry, place, record=True, warm_start=True, evaluators=evaluators)
+        trainer = Trainer(assembly, run, watch)
         if not world.is_main:
             with ctrl_c_requests_stop() as stop:
                 trainer.train(0, stop)
@@ -133,7 +61,7 @@ def start(
         # the lock outside the clean-up: a start refused here removes nothing of the holder's
         with lock.hold(run.path):
             try:
-                write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+                write_atomic(run.config, assembly.config.to_toml(assembly.plugins))
                 with ctrl_c_requests_stop() as stop:
                     trainer.train(0, stop)
             except BaseException:
@@ -197,22 +125,6 @@ def _remove_created(path: Path, made: Path | None) -> None:
             child.unlink(missing_ok=True)
 
 
-def warm_start_checkpoint(source: str) -> Path:
-    """``--init-from``: a checkpoint file, or a run folder meaning its last checkpoint."""
-    if source.startswith(EXPERIMENT_REF):
-        name = source.removeprefix(EXPERIMENT_REF)
-        raise ConfigError(
-            f"--init-from {source} names another experiment of a sweep: run this config with"
-            f" `gan sweep {name}.toml THIS.toml`, or pass --init-from RUN_FOLDER"
-        )
-    path = Path(source)
-    if path.is_dir():
-        return RunDir(path).require().last
-    if not path.is_file():
-        raise ConfigError(f"--init-from {source}: no such run folder or checkpoint file")
-    return path
-
-
 def read_config(run: RunDir) -> RunConfig:
     return make_config(**read_toml(run.require().config))
 
@@ -233,14 +145,15 @@ def resume(
     """
     run = RunDir(path).require()
     registry = (registry or get_registry()).preferring(recorded_plugins(run.config))
-    config = resumed_config(run, overrides, registry, distributed.world_size())
-    world = distributed.join(resolve_device(config.device))
+    config = resumed_config(run, overrides, registry, distributed.world_size(), assembling=True)
+    place = Place.resolve(config, recorded="threads" not in overrides)
+    world = place.world
     try:
         if not world.is_main:
-            return _resume(run, config, registry, reporter, evaluators, world)
+            return _resume(run, config, registry, reporter, evaluators, place)
         with lock.hold(run.path):
             lock.remove_orphans(run.path)
-            return _resume(run, config, registry, reporter, evaluators, world)
+            return _resume(run, config, registry, reporter, evaluators, place)
     except BaseException:
         world.close(finished=False)
         raise
@@ -248,9 +161,12 @@ def resume(
         world.close()
 
 
-def resumed_config(run: RunDir, overrides: dict, registry: Registry, processes: int) -> RunConfig:
+def resumed_config(
+    run: RunDir, overrides: dict, registry: Registry, processes: int, *, assembling: bool = False
+) -> RunConfig:
     """The run's config.toml with ``overrides`` (settings in ``RESUMABLE`` alone), validated as a new
-    run's settings are, for ``processes`` processes; its recorded thread count chosen."""
+    run's settings are, for ``processes`` processes (``assembling``: only ``check_settings``, as the
+    caller assembles the run next, which checks the rest)."""
     config = read_config(run)
     for line in plugin_differences(run.config):
         warn(line)
@@ -265,10 +181,12 @@ def resumed_config(run: RunDir, overrides: dict, registry: Registry, processes: 
     if "epochs" in overrides and "steps" not in overrides:
         overrides = {**overrides, "steps": 0}  # a new --epochs replaces an earlier --steps length
     config = changed(config, **overrides)
-    recorded = "threads" not in overrides
-    validate(config, registry, processes, resumed=True, recorded=recorded)
+    if assembling:
+        check_settings(config, registry, processes, resumed=True)
+    else:
+        validate(config, registry, processes, resumed=True, recorded="threads" not in overrides)
     check_identity(recorded_identity(run), config, str(run.config))
-    return attrs.evolve(config, threads=threads.choose(config.threads, recorded=recorded))
+    return config
 
 
 def _resume(
@@ -277,20 +195,23 @@ def _resume(
     registry: Registry,
     reporter: Reporter | None,
     evaluators: EvaluatorFactory | None,
-    world: distributed.World,
+    place: Place,
 ) -> Trainer:
     source = resume_checkpoint(run)  # processes: checked by validate in resumed_config
     reporter = reporter or SilentReporter()
-    trainer = make_trainer(config, registry, run, reporter, source is None, evaluators, world)
-    step = 0 if source is None else _load(trainer, source, config, world)
+    assembly = assemble(config, registry, place, warm_start=source is None, evaluators=evaluators)
+    trainer = Trainer(assembly, run, reporter)
+    step = 0
+    if source is not None:
+        step, trainer.resumed_stats = trainer.state.load(source, place.world, config.cuda_graphs)
     if step >= trainer.total_steps():
         raise ConfigError(
             f"{run.path} is already at step {step} of {trainer.total_steps()};"
             " pass a larger --steps or --epochs to continue it"
         )
-    if world.is_main:
+    if place.world.is_main:
         run.truncate_metrics(step)
-        write_atomic(run.config, config.to_toml(plugin_versions(config, registry)))
+        write_atomic(run.config, assembly.config.to_toml(assembly.plugins))  # the thread count chosen here
     with ctrl_c_requests_stop() as stop:
         trainer.train(step, stop)
     return trainer
@@ -332,12 +253,6 @@ def resume_checkpoint(run: RunDir) -> Path | None:
     )
 
 
-def _load(trainer: Trainer, source: Path, config: RunConfig, world: distributed.World) -> int:
-    """Load ``source`` into the trainer's networks, optimizers, components and RNG; returns its step."""
-    step, trainer.resumed_stats = trainer.state.load(source, world, config.cuda_graphs)
-    return step
-
-
 def open_run(
     path: Path,
     device: str = "auto",
@@ -362,12 +277,11 @@ def open_run(
     if sampler is not None:
         config = attrs.evolve(config, sampler=sampler)
         registry.get("sampler", sampler)
-    dev = resolve_device(device)
+    place = Place.here(device)
     path = ckpt or run.last
     _, meta = checkpoint.read(path)
     spec = DataSpec(**json.loads(meta["spec"]))
-    data = load_data(config, registry, dev) if with_data else None
-    pipe = build(config, registry, spec, dev)
+    pipe, data = reassemble(config, registry, place, spec, with_data)
     if sampler_options:
         pipe.sampler = instantiate(registry, "sampler", config.sampler, {**config.options, **sampler_options})
         pipe.sampler.check(pipe.model)

@@ -53,14 +53,28 @@ def validate(
     resumed: bool = False,
     recorded: bool = False,
 ) -> None:
-    """Refuse, in one line, settings that cannot train: see the module. ``processes``: how many
-    processes will train it; ``resumed``: a run continued; ``recorded``: its thread count is the one
-    the run recorded (lowered to this machine's cores, not refused)."""
-    if config.steps == 0 and config.epochs == 0:
-        raise ConfigError("--epochs 0 trains nothing; give --epochs N or --steps N (N >= 1)")
+    """Refuse, in one line, settings that cannot train: see the module. What `gan sweep`, `gan tune`
+    and the torchrun launcher check before any run starts. ``processes``: how many processes will
+    train it; ``resumed``: a run continued; ``recorded``: its thread count is the one the run recorded
+    (lowered to this machine's cores, not refused)."""
+    check_settings(config, registry, processes, resumed=resumed)
     if not recorded:  # a recorded count is lowered to the cores here when the run resumes
         threads.choose(config.threads)
     resolve_device(config.device)
+    built = [(kind, instantiate(registry, kind, name, config.options)) for kind, name in selected(config)]
+    scheduled = [component for kind, component in built if kind not in UNSCHEDULED]
+    schedule.check([schedule.parse(s) for s in config.schedules], scheduled, config.options)
+
+
+def check_settings(
+    config: RunConfig, registry: Registry, processes: int = 1, *, resumed: bool = False
+) -> None:
+    """What ``validate`` checks that assembling a run does not: its length, its processes and the
+    companions its components require. ``runs.start`` and ``runs.resume`` check these, then assemble
+    the run (``assembly.py``), which resolves the device and the threads and builds every component
+    (checking its options and the schedules) once."""
+    if config.steps == 0 and config.epochs == 0:
+        raise ConfigError("--epochs 0 trains nothing; give --epochs N or --steps N (N >= 1)")
     if config.processes not in (0, processes):
         raise ConfigError(
             f"the run was trained by {config.processes} process(es) and this is {processes}: resume it"
@@ -70,9 +84,6 @@ def validate(
             f" process(es): start it with --nproc {config.processes}, or remove the key (the run records it)"
         )
     check_companions(config, registry)
-    built = [(kind, instantiate(registry, kind, name, config.options)) for kind, name in selected(config)]
-    scheduled = [component for kind, component in built if kind not in UNSCHEDULED]
-    schedule.check([schedule.parse(s) for s in config.schedules], scheduled, config.options)
 
 
 def check_companions(config: RunConfig, registry: Registry) -> None:

@@ -20,16 +20,19 @@ def near_a_mode(x: torch.Tensor, radius: float = 0.2) -> float:
 
 def test_drs_raises_the_fraction_near_a_mode(tmp_path):
     run = tmp_path / "run"
-    # DRS can only re-weight what the generator draws: the seed is one whose 1,000-step generator puts
-    # some samples near a mode (18% within 0.2 here; at seed 0 with fused Adam, none within 0.5)
-    # the paper's gamma (p95): the sharpest rejection, which this toy's modes reward
-    train(run, "--steps", "1000", "--seed", "3", "--sampler", "drs", "--drs-keep-training", "1000",
-          "--drs-lr", "1e-3", "--drs-gamma", "p95", log_every=500)  # fmt: skip
+    # DRS can only re-weight what the generator draws: Adam at 2e-3 on batches of 128 puts the
+    # generator around the ring within 1,000 steps, some of it near the modes on every seed (21-57%
+    # within 0.2 on seeds 0-3; at 1e-3 on batches of 32, none on most seeds, and which seed had some
+    # changed with the CPU). The paper's gamma (p95): the sharpest rejection, which this toy's modes reward
+    train(run, "--steps", "1000", "--seed", "3", "--lr-d", "2e-3", "--lr-g", "2e-3", "--sampler", "drs",
+          "--drs-keep-training", "1000", "--drs-lr", "1e-3", "--drs-gamma", "p95", batch_size=128,
+          log_every=500)  # fmt: skip
     plain = draw(run, 5000, sampler="plain", device="cpu")
     drs = draw(run, 5000, device="cpu")  # the run's own sampler, with its recorded options
     assert drs.sampler == "drs" and drs.values.shape == (5000, 2)
     before, after = near_a_mode(plain.values), near_a_mode(drs.values)
-    assert after > 0.5 and after > 2 * before, (before, after)
+    # measured (2026-12-05, Intel AVX512): 0.57/0.42/0.45/0.21 plain -> 0.91-0.92 with DRS, seeds 0-3
+    assert after > 0.8 and after > before + 0.25, (before, after)
 
 
 def test_gan_sample_with_drs_calibrates_a_wasserstein_critic(tmp_path):

@@ -24,14 +24,15 @@ def nearest_mode_distances(run, tmp_path, *flags: str) -> np.ndarray:
 
 
 def test_the_average_sits_closer_to_the_modes_than_the_live_generator(tmp_path):
-    # Adam at 2e-3 gets the toy near the ring within ~1000 steps and then jitters around it; the average
-    # starts at step 1000 (before, it copies the live weights) with a horizon of ~100 steps
+    # Adam at 5e-3 gets the toy near the ring within ~1000 steps and then jitters around it; the average
+    # starts at step 1000 (before, it copies the live weights) with a horizon of ~100 steps. (At 2e-3
+    # the jitter is small and the gap depends on the seed and the CPU: mean ratio 0.73-1.03, seeds 0-5.)
     run = tmp_path / "run"
-    train(run, "--callback", "ema", "--ema-decay", "0.99", "--ema-start", "1000", "--lr-d", "2e-3", "--lr-g",
-          "2e-3", "--seed", "1", "--steps", "2000", batch_size=128, log_every=1000)  # fmt: skip
+    train(run, "--callback", "ema", "--ema-decay", "0.99", "--ema-start", "1000", "--lr-d", "5e-3", "--lr-g",
+          "5e-3", "--seed", "1", "--steps", "2000", batch_size=128, log_every=1000)  # fmt: skip
     averaged = nearest_mode_distances(run, tmp_path)
     live = nearest_mode_distances(run, tmp_path, "--live")
-    # measured: mean 0.075 vs 0.095, median 0.024 vs 0.052 (seeds 0-3 in docs/techniques.md)
+    # measured (2026-12-05, Intel AVX512), seeds 0-3: mean ratio 0.16-0.55, median ratio 0.06-0.22
     assert averaged.mean() < 0.9 * live.mean()
     assert np.median(averaged) < 0.6 * np.median(live)
 
