@@ -142,8 +142,6 @@ class Trainer:
             raise ConfigError(
                 "the networks are conditional (they take class labels), but the dataset loaded no labels"
             )
-        if self.pipe.config.eval_every and self.evaluator is None:
-            raise ConfigError("--eval-every needs an evaluator; this caller gave none")
         # a sampler that trains the critic further (--eval-every) does so with the run's objective
         model.critic_objective = critic_objective(self.pipe)
         self.graphed = GraphedIteration(self.step_body) if self.pipe.config.cuda_graphs else None

@@ -197,7 +197,7 @@ def _resume(
     evaluators: EvaluatorFactory | None,
     place: Place,
 ) -> Trainer:
-    source = resume_checkpoint(run)  # processes: checked by validate in resumed_config
+    source = resume_checkpoint(run)  # processes: checked by check_settings in resumed_config
     reporter = reporter or SilentReporter()
     assembly = assemble(config, registry, place, warm_start=source is None, evaluators=evaluators)
     trainer = Trainer(assembly, run, reporter)
